@@ -1,0 +1,81 @@
+import type { XalmaError } from '../errors.ts';
+import type { Manifest } from '../model/manifest-types.ts';
+
+/** How LoRA modules are held (DESIGN 1, "three loading methods"). */
+export type LoadingMode = 'single' | 'merged' | 'all';
+
+export interface DecodingOptions {
+  /** Hard cap on generated tokens (EOS stops earlier). */
+  maxNewTokens: number;
+  /** 1 = greedy (or sampling when `sample`); >1 = beam search. */
+  beams: number;
+  /** Beam score = logprob / length^lengthPenalty (HF convention). */
+  lengthPenalty: number;
+  sample: boolean;
+  temperature: number;
+  topP: number;
+  /** Seed for sampling; the same seed and input give the same output. */
+  seed?: number;
+  /** Benchmarks only: keep generating past EOS so every system does the same work. */
+  ignoreEos?: boolean;
+}
+
+export const DEFAULT_DECODING: DecodingOptions = {
+  maxNewTokens: 64,
+  beams: 1,
+  lengthPenalty: 1,
+  sample: false,
+  temperature: 1,
+  topP: 1,
+};
+
+/** One row of work: a single hop of a translation (a pivot plan submits two). */
+export interface TranslationItem {
+  /** 1-based group id whose module this row uses. */
+  group: number;
+  /** English language names as the prompt needs them ("German"). */
+  sourceName: string;
+  targetName: string;
+  text: string;
+  options: DecodingOptions;
+  /** Aborted rows stop costing compute at the next decode step. */
+  signal?: AbortSignal;
+}
+
+export type FinishReason = 'eos' | 'length' | 'aborted';
+
+export interface TranslationOutput {
+  text: string;
+  promptTokens: number;
+  outputTokens: number;
+  finishReason: FinishReason;
+}
+
+/**
+ * The engine as the scheduler sees it. In `single` and `merged` modes every item of one call
+ * must name the same group; in `all` mode a call may mix groups.
+ * A failed module fails only its items (XalmaError in that slot), never the call.
+ */
+export interface Engine {
+  readonly mode: LoadingMode;
+  /** Execution provider actually in use ('cpu' or 'cuda'). */
+  readonly provider: string;
+  readonly manifest: Manifest;
+  /** true when one call may mix groups. */
+  readonly mixesGroups: boolean;
+  translateBatch(items: TranslationItem[]): Promise<Array<TranslationOutput | XalmaError>>;
+  /** Loads what the mode needs up front and runs one tiny generation. */
+  warmup(): Promise<void>;
+  stats(): EngineStats;
+  close(): Promise<void>;
+}
+
+export interface EngineStats {
+  batches: number;
+  rows: number;
+  outputTokens: number;
+  /** per group id */
+  moduleLoads: Record<number, number>;
+  moduleEvictions: Record<number, number>;
+  moduleHits: Record<number, number>;
+}
