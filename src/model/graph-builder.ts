@@ -1,0 +1,296 @@
+/**
+ * Emits the X-ALMA (LLaMA-2) decoder as an ONNX graph, in the variants the engine needs:
+ *   - lora 'none':    plain weights (the base graph, and merged W + scale*B@A graphs);
+ *   - lora 'inputs':  LoRA factors of one module fed as graph inputs (zero-copy hot swap on CPU);
+ *   - lora 'stacked': the factors of all G modules inside the graph, selected per batch row by a
+ *                     `module_ids` input, so one batch can mix groups (Punica/S-LoRA style).
+ * I/O follows the usual decoder names (input_ids, attention_mask, position_ids,
+ * past_key_values.<i>.key/value -> logits, present.<i>.key/value) so other runtimes can run the
+ * same files.
+ *
+ * Op choice (measured with `npx tsx bench/graph-ops.ts`, results in bench/results/graph-ops.md):
+ * standard ONNX ops for attention (MatMul/Softmax with the GQA heads folded into the query
+ * axis, so K/V are never repeated) and RoPE (Gather of cos/sin tables); RMSNorm is either the
+ * standard-op chain or onnxruntime's SimplifiedLayerNormalization, picked by `norm`.
+ */
+import { LORA_TARGETS, linearShape, tensorNames, type LlamaDims, type LoraConfig, type LoraTarget } from './architecture.ts';
+import { DataType, encodeModel, floatTensor, int64Tensor, type ExternalRef, type NodeDef, type TensorDef, type ValueInfoDef, type AttributeValue } from './onnx-proto.ts';
+
+/** Where an initializer's bytes come from: inline, or a range of an external file. */
+export type WeightData = { raw: Uint8Array } | { external: ExternalRef };
+export type WeightSource = (name: string, shape: number[]) => WeightData;
+
+export type StackedKernel = 'gather' | 'onehot';
+
+export type LoraVariant =
+  | { kind: 'none' }
+  | { kind: 'inputs'; config: LoraConfig }
+  | { kind: 'stacked'; config: LoraConfig; groups: number; kernel: StackedKernel; factors: WeightSource };
+
+export interface DecoderGraphOptions {
+  dims: LlamaDims;
+  weights: WeightSource;
+  lora: LoraVariant;
+  /** 'last' computes logits for the final position only (generation); 'all' for every position. */
+  logits: 'all' | 'last';
+  /** 'standard' = Pow/ReduceMean/Sqrt chain; 'contrib' = SimplifiedLayerNormalization. */
+  norm: 'standard' | 'contrib';
+}
+
+export const OPSET = 17;
+export const IR_VERSION = 8;
+
+/**
+ * LoRA factors as the graph consumes them: At = A^T [in, r] and Bt = scale * B^T [r, out]
+ * (scale folded in once when a module is activated, see src/lora).
+ */
+export function loraInputName(layer: number, target: LoraTarget, factor: 'At' | 'Bt'): string {
+  return `lora.layers.${layer}.${target}.${factor}`;
+}
+
+/** Names and shapes of the stacked factors of G modules for each kernel. */
+export function stackedLoraShape(dims: LlamaDims, rank: number, groups: number, kernel: StackedKernel, target: LoraTarget, factor: 'At' | 'Bt'): number[] {
+  const [i, o] = linearShape(dims, target);
+  if (kernel === 'gather') return factor === 'At' ? [groups, i, rank] : [groups, rank, o];
+  return factor === 'At' ? [i, groups * rank] : [groups * rank, o];
+}
+
+export function stackedLoraName(layer: number, target: LoraTarget, factor: 'At' | 'Bt'): string {
+  return `lora_stack.layers.${layer}.${target}.${factor}`;
+}
+
+export const pastKeyName = (l: number) => `past_key_values.${l}.key`;
+export const pastValueName = (l: number) => `past_key_values.${l}.value`;
+export const presentKeyName = (l: number) => `present.${l}.key`;
+export const presentValueName = (l: number) => `present.${l}.value`;
+
+/** Small helper that names intermediate values and collects nodes/initializers. */
+class Graph {
+  nodes: NodeDef[] = [];
+  initializers: TensorDef[] = [];
+  inputs: ValueInfoDef[] = [];
+  outputs: ValueInfoDef[] = [];
+  private counter = 0;
+  private constants = new Map<string, string>();
+
+  op(opType: string, inputs: string[], attributes?: Record<string, AttributeValue>, domain?: string): string {
+    return this.opN(opType, inputs, 1, attributes, domain)[0];
+  }
+
+  opN(opType: string, inputs: string[], outputs: number, attributes?: Record<string, AttributeValue>, domain?: string): string[] {
+    const id = this.counter++;
+    const outs = Array.from({ length: outputs }, (_, k) => `${opType.toLowerCase()}_${id}_${k}`);
+    this.nodes.push({ opType, inputs, outputs: outs, name: `${opType}_${id}`, attributes, domain });
+    return outs;
+  }
+
+  /** Renames a value to a graph output name via Identity. */
+  output(value: string, info: ValueInfoDef): void {
+    this.nodes.push({ opType: 'Identity', inputs: [value], outputs: [info.name], name: `out_${info.name}` });
+    this.outputs.push(info);
+  }
+
+  int64s(values: number[]): string {
+    const key = `i64:${values.join(',')}`;
+    let name = this.constants.get(key);
+    if (!name) {
+      name = `const_i64_${this.constants.size}`;
+      this.initializers.push(int64Tensor(name, [values.length], values));
+      this.constants.set(key, name);
+    }
+    return name;
+  }
+
+  int64Scalar(value: number): string {
+    const key = `i64s:${value}`;
+    let name = this.constants.get(key);
+    if (!name) {
+      name = `const_i64s_${this.constants.size}`;
+      this.initializers.push(int64Tensor(name, [], [value]));
+      this.constants.set(key, name);
+    }
+    return name;
+  }
+
+  floatScalar(value: number): string {
+    const key = `f32:${value}`;
+    let name = this.constants.get(key);
+    if (!name) {
+      name = `const_f32_${this.constants.size}`;
+      this.initializers.push(floatTensor(name, [], new Float32Array([value])));
+      this.constants.set(key, name);
+    }
+    return name;
+  }
+
+  weight(name: string, shape: number[], data: WeightData): string {
+    this.initializers.push({ name, dims: shape, dataType: DataType.FLOAT, ...data });
+    return name;
+  }
+}
+
+/** cos/sin tables [maxPositions, headDim/2] for HF LLaMA rotary embeddings. */
+export function ropeTables(dims: LlamaDims): { cos: Float32Array; sin: Float32Array } {
+  const half = dims.headDim / 2;
+  const cos = new Float32Array(dims.maxPositions * half);
+  const sin = new Float32Array(dims.maxPositions * half);
+  for (let p = 0; p < dims.maxPositions; p++) {
+    for (let j = 0; j < half; j++) {
+      const angle = p * Math.pow(dims.ropeTheta, (-2 * j) / dims.headDim);
+      cos[p * half + j] = Math.cos(angle);
+      sin[p * half + j] = Math.sin(angle);
+    }
+  }
+  return { cos, sin };
+}
+
+export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
+  const { dims, lora } = opts;
+  const g = new Graph();
+  const w = (name: string, shape: number[]) => g.weight(name, shape, opts.weights(name, shape));
+  const { numHeads: nh, numKvHeads: kvh, headDim: hd, hiddenSize: hidden } = dims;
+  const half = hd / 2;
+
+  g.inputs.push({ name: 'input_ids', elemType: DataType.INT64, shape: ['batch_size', 'sequence_length'] });
+  g.inputs.push({ name: 'attention_mask', elemType: DataType.INT64, shape: ['batch_size', 'total_sequence_length'] });
+  g.inputs.push({ name: 'position_ids', elemType: DataType.INT64, shape: ['batch_size', 'sequence_length'] });
+  for (let l = 0; l < dims.numLayers; l++) {
+    for (const name of [pastKeyName(l), pastValueName(l)]) {
+      g.inputs.push({ name, elemType: DataType.FLOAT, shape: ['batch_size', kvh, 'past_sequence_length', hd] });
+    }
+  }
+
+  // Per-row module selection for the stacked variant.
+  let moduleMask = '';
+  let moduleIds = '';
+  if (lora.kind === 'stacked') {
+    g.inputs.push({ name: 'module_ids', elemType: DataType.INT64, shape: ['batch_size'] });
+    moduleIds = 'module_ids';
+    if (lora.kernel === 'onehot') {
+      // [b] -> one-hot [b, G] -> [b, 1, G, 1], multiplied into the [b, s, G, r] LoRA activations.
+      const depth = g.int64s([lora.groups]);
+      const values = g.weight('onehot_values', [2], { raw: new Uint8Array(new Float32Array([0, 1]).buffer) });
+      const onehot = g.op('OneHot', [moduleIds, depth, values], { axis: -1 });
+      moduleMask = g.op('Unsqueeze', [onehot, g.int64s([1, 3])]);
+    }
+  }
+  if (lora.kind === 'inputs') {
+    for (let l = 0; l < dims.numLayers; l++) {
+      for (const t of lora.config.targets) {
+        const [i, o] = linearShape(dims, t);
+        g.inputs.push({ name: loraInputName(l, t, 'At'), elemType: DataType.FLOAT, shape: [i, lora.config.rank] });
+        g.inputs.push({ name: loraInputName(l, t, 'Bt'), elemType: DataType.FLOAT, shape: [lora.config.rank, o] });
+      }
+    }
+  }
+
+  const linear = (x: string, layer: number, target: LoraTarget): string => {
+    const [i, o] = linearShape(dims, target);
+    const y = g.op('MatMul', [x, w(tensorNames.linear(layer, target), [i, o])]);
+    if (lora.kind === 'none' || !lora.config.targets.includes(target)) return y;
+    let delta: string;
+    if (lora.kind === 'inputs') {
+      const u = g.op('MatMul', [x, loraInputName(layer, target, 'At')]);
+      delta = g.op('MatMul', [u, loraInputName(layer, target, 'Bt')]);
+    } else {
+      const r = lora.config.rank;
+      const at = stackedLoraName(layer, target, 'At');
+      const bt = stackedLoraName(layer, target, 'Bt');
+      const atShape = stackedLoraShape(dims, r, lora.groups, lora.kernel, target, 'At');
+      const btShape = stackedLoraShape(dims, r, lora.groups, lora.kernel, target, 'Bt');
+      g.weight(at, atShape, lora.factors(at, atShape));
+      g.weight(bt, btShape, lora.factors(bt, btShape));
+      if (lora.kernel === 'gather') {
+        // [b, s, in] @ [b, in, r] @ [b, r, out]: batched matmuls over the rows' own factors.
+        const u = g.op('MatMul', [x, g.op('Gather', [at, moduleIds], { axis: 0 })]);
+        delta = g.op('MatMul', [u, g.op('Gather', [bt, moduleIds], { axis: 0 })]);
+      } else {
+        // All G modules' A in one GEMM, rows keep only their own group's r columns.
+        const u = g.op('MatMul', [x, at]); // [b, s, G*r]
+        const u4 = g.op('Reshape', [u, g.int64s([0, 0, lora.groups, r])]);
+        const masked = g.op('Mul', [u4, moduleMask]);
+        delta = g.op('MatMul', [g.op('Reshape', [masked, g.int64s([0, 0, lora.groups * r])]), bt]);
+      }
+    }
+    return g.op('Add', [y, delta]);
+  };
+
+  const rmsNorm = (x: string, weightName: string): string => {
+    const weight = w(weightName, [hidden]);
+    if (opts.norm === 'contrib') {
+      return g.op('SimplifiedLayerNormalization', [x, weight], { axis: -1, epsilon: dims.rmsNormEps, stash_type: 1 });
+    }
+    const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+    const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.floatScalar(dims.rmsNormEps)])])]);
+    return g.op('Mul', [g.op('Mul', [x, inv]), weight]);
+  };
+
+  // Shapes: past length from the first layer's cache, sequence length from input_ids.
+  const pastLen = g.op('Squeeze', [g.op('Shape', [pastKeyName(0)], { start: 2, end: 3 }), g.int64s([0])]);
+  const seqLen = g.op('Squeeze', [g.op('Shape', ['input_ids'], { start: 1, end: 2 }), g.int64s([0])]);
+  const totalLen = g.op('Add', [pastLen, seqLen]);
+
+  // Attention bias [b, 1, s, T]: 0 where key t <= past + i and attention_mask[b, t] = 1, else -1e9
+  // (finite, so a fully masked padding row gives a uniform softmax rather than NaN).
+  const keyIdx = g.op('Range', [g.int64Scalar(0), totalLen, g.int64Scalar(1)]);
+  const queryIdx = g.op('Unsqueeze', [g.op('Range', [pastLen, totalLen, g.int64Scalar(1)]), g.int64s([1])]);
+  const causal = g.op('LessOrEqual', [keyIdx, queryIdx]); // [s, T]
+  const padKeep = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: DataType.BOOL }), g.int64s([1, 2])]);
+  const allowed = g.op('And', [causal, padKeep]);
+  const bias = g.op('Where', [allowed, g.floatScalar(0), g.floatScalar(-1e9)]);
+
+  // RoPE tables gathered by position: [b, 1, s, hd] (cos, cos) and (-sin, sin) for rotate_half.
+  const tables = ropeTables(dims);
+  const cosT = g.weight('rope.cos', [dims.maxPositions, half], { raw: new Uint8Array(tables.cos.buffer) });
+  const sinT = g.weight('rope.sin', [dims.maxPositions, half], { raw: new Uint8Array(tables.sin.buffer) });
+  const cosP = g.op('Gather', [cosT, 'position_ids'], { axis: 0 });
+  const sinP = g.op('Gather', [sinT, 'position_ids'], { axis: 0 });
+  const cosFull = g.op('Unsqueeze', [g.op('Concat', [cosP, cosP], { axis: -1 }), g.int64s([1])]);
+  const sinSigned = g.op('Unsqueeze', [g.op('Concat', [g.op('Neg', [sinP]), sinP], { axis: -1 }), g.int64s([1])]);
+  const rope = (x: string): string => {
+    const [x1, x2] = g.opN('Split', [x, g.int64s([half, half])], 2, { axis: -1 });
+    const swapped = g.op('Concat', [x2, x1], { axis: -1 });
+    return g.op('Add', [g.op('Mul', [x, cosFull]), g.op('Mul', [swapped, sinSigned])]);
+  };
+
+  const qScale = g.floatScalar(1 / Math.sqrt(hd));
+  let x = g.op('Gather', [w(tensorNames.embed, [dims.vocabSize, hidden]), 'input_ids'], { axis: 0 });
+  for (let l = 0; l < dims.numLayers; l++) {
+    const h = rmsNorm(x, tensorNames.inputNorm(l));
+    const heads = (v: string, n: number) => g.op('Transpose', [g.op('Reshape', [v, g.int64s([0, 0, n, hd])])], { perm: [0, 2, 1, 3] });
+    // q [b, nh, s, hd] -> [b, kvh, g*s, hd]: query heads sharing a kv head become extra rows.
+    const q = g.op('Reshape', [rope(heads(g.op('Mul', [linear(h, l, 'q_proj'), qScale]), nh)), g.int64s([0, kvh, -1, hd])]);
+    const k = g.op('Concat', [pastKeyName(l), rope(heads(linear(h, l, 'k_proj'), kvh))], { axis: 2 });
+    const v = g.op('Concat', [pastValueName(l), heads(linear(h, l, 'v_proj'), kvh)], { axis: 2 });
+    g.output(k, { name: presentKeyName(l), elemType: DataType.FLOAT, shape: ['batch_size', kvh, 'total_sequence_length', hd] });
+    g.output(v, { name: presentValueName(l), elemType: DataType.FLOAT, shape: ['batch_size', kvh, 'total_sequence_length', hd] });
+
+    const scores = g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]); // [b, kvh, g*s, T]
+    const biased = g.op('Add', [g.op('Reshape', [scores, g.int64s([0, nh, -1, 0])]), bias]); // [b, nh, s, T]
+    const probs = g.op('Reshape', [g.op('Softmax', [biased], { axis: -1 }), g.int64s([0, kvh, -1, 0])]);
+    const ctx = g.op('Reshape', [g.op('MatMul', [probs, v]), g.int64s([0, nh, -1, hd])]); // [b, nh, s, hd]
+    const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.int64s([0, 0, nh * hd])]);
+    const attnOut = g.op('Add', [x, linear(merged, l, 'o_proj')]);
+
+    const m = rmsNorm(attnOut, tensorNames.postAttnNorm(l));
+    const gate = linear(m, l, 'gate_proj');
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(m, l, 'up_proj')]);
+    x = g.op('Add', [attnOut, linear(act, l, 'down_proj')]);
+  }
+  if (opts.logits === 'last') {
+    // Left-padded batches end every row at the last position.
+    x = g.op('Gather', [x, g.int64s([-1])], { axis: 1 });
+  }
+  const normed = rmsNorm(x, tensorNames.finalNorm);
+  const logits = g.op('MatMul', [normed, w(tensorNames.lmHead, [hidden, dims.vocabSize])]);
+  g.output(logits, { name: 'logits', elemType: DataType.FLOAT, shape: ['batch_size', opts.logits === 'last' ? 1 : 'sequence_length', dims.vocabSize] });
+
+  return encodeModel({
+    irVersion: IR_VERSION,
+    opsets: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }],
+    producerName: 'xalma-serve',
+    graph: { name: 'xalma_decoder', nodes: g.nodes, initializers: g.initializers, inputs: g.inputs, outputs: g.outputs },
+  });
+}
+
+export { LORA_TARGETS };
