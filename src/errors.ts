@@ -12,9 +12,32 @@ export const ERROR_TABLE = {
   MODEL_MANIFEST_INVALID: { status: 500, message: 'The model manifest is not valid' },
   MODEL_UNSUPPORTED_VERSION: { status: 500, message: 'The model package format version is not supported' },
   SAFETENSORS_INVALID: { status: 500, message: 'A safetensors file is malformed' },
+  TOKENIZER_INVALID: { status: 500, message: 'The tokenizer file is not a supported LLaMA-style tokenizer.json' },
   // LoRA modules (src/lora)
   MODULE_UNAVAILABLE: { status: 503, message: 'The language-group module could not be loaded' },
   MODULE_INVALID: { status: 503, message: 'The language-group module file is invalid' },
+  // engine (src/engine)
+  INPUT_TOO_LONG: { status: 400, message: 'The text does not fit in the model context' },
+  // http + scheduler (src/http, src/scheduler)
+  INVALID_REQUEST: { status: 400, message: 'The request does not match the schema' },
+  BAD_JSON: { status: 400, message: 'The request body is not valid JSON' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the configured limit' },
+  NOT_FOUND: { status: 404, message: 'No such route' },
+  LANGUAGE_MISSING: { status: 400, message: 'The target language is required' },
+  TEXT_EMPTY: { status: 400, message: 'The text to process is empty' },
+  TEXT_TOO_LONG: { status: 400, message: 'A text is longer than the configured limit' },
+  TOO_MANY_ITEMS: { status: 400, message: 'The request holds more texts than the configured limit' },
+  OPTIONS_INVALID: { status: 400, message: 'The decoding options are not valid' },
+  API_KEY_INVALID: { status: 401, message: 'A valid API key is required (Authorization: Bearer <key>)' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests for this API key' },
+  QUEUE_FULL: { status: 503, message: 'The server queue is full; retry later' },
+  NOT_READY: { status: 503, message: 'The model is not loaded yet' },
+  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },
+  DEADLINE_EXCEEDED: { status: 504, message: 'The request did not finish within its deadline' },
+  REQUEST_ABORTED: { status: 499, message: 'The client closed the request' },
+  INTERNAL_ERROR: { status: 500, message: 'Internal server error' },
+  CONFIG_INVALID: { status: 500, message: 'The server configuration is not valid' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

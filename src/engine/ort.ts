@@ -78,11 +78,17 @@ export async function createSession(model: Uint8Array | string, cfg: SessionConf
     provider = 'cpu';
     session = await create('cpu');
   }
+  let released = false;
   return {
     provider,
     inputNames: session.inputNames,
     run: (feeds) => session.run(feeds) as Promise<Record<string, OrtTensor>>,
-    release: () => session.release(),
+    // Idempotent: an LRU eviction and a shutdown may both release the same session.
+    release: async () => {
+      if (released) return;
+      released = true;
+      await session.release();
+    },
   };
 }
 

@@ -1,0 +1,376 @@
+/**
+ * The three loading modes behind one interface. A runner turns a batch's groups into a
+ * `StepFn` for generate.ts; the engine never sees module files, only group ids.
+ *   single: one session whose LoRA factors are graph inputs; the active module's tensors are
+ *           swapped per batch (a cached module is a map lookup; a miss loads from disk).
+ *   merged: one session per group with W + scale*B@A baked in; sessions kept in an LRU.
+ *   all:    one session with every group's factors stacked; rows pick theirs by module_ids.
+ */
+import { LRUCache } from 'lru-cache';
+import { XalmaError, isXalmaError } from '../errors.ts';
+import type { ModelPackage } from '../model/package.ts';
+import { readSafetensors, type F32Tensor, type SafetensorsHeader } from '../model/safetensors.ts';
+import { mergeModuleAsync } from '../model/merge.ts';
+import { pastKeyName, pastValueName, presentKeyName, presentValueName, loraInputName, type StackedKernel } from '../model/graph-builder.ts';
+import { verifyModuleChecksum, validateModuleFile } from '../model/package.ts';
+import { ModuleCache } from '../lora/cache.ts';
+import { factorKey, loadModuleFile, type LoadedModule } from '../lora/module-file.ts';
+import { createSession, floatTensor, int64Tensor, tensorData, type OrtFeeds, type Session, type SessionConfig } from './ort.ts';
+import { allModeGraph, mergedModeGraph, singleModeGraph } from './graphs.ts';
+import type { StepBatch, StepFn } from './generate.ts';
+import type { LoadingMode } from './types.ts';
+
+export interface ModeStats {
+  moduleLoads: Record<number, number>;
+  moduleEvictions: Record<number, number>;
+  moduleHits: Record<number, number>;
+}
+
+export interface ModeRunner {
+  readonly mode: LoadingMode;
+  readonly provider: string;
+  /**
+   * Makes the groups' modules usable and pins them; resolves to a StepFn for a batch of those
+   * groups plus the groups that failed (with their coded error). Call `release` afterwards.
+   */
+  prepare(groups: number[]): Promise<{ step: StepFn | null; failed: Map<number, XalmaError> }>;
+  release(groups: number[]): void;
+  stats(): ModeStats;
+  close(): Promise<void>;
+}
+
+export interface RunnerOptions {
+  pkg: ModelPackage;
+  header: SafetensorsHeader;
+  session: SessionConfig;
+  /** single: modules resident at once (LRU). */
+  maxResidentModules: number;
+  maxModuleBytes: number;
+  /** merged: sessions resident at once (LRU). */
+  maxMergedSessions: number;
+  /** all: stacked LoRA kernel (bench/engine.ts compares them). */
+  stackedKernel: StackedKernel;
+  /** Verify module sha256 on a group's first load in this process. */
+  verifyChecksums: boolean;
+}
+
+function asCodedModuleError(err: unknown, group: number): XalmaError {
+  if (isXalmaError(err)) return err;
+  return new XalmaError('MODULE_UNAVAILABLE', `group ${group}: ${(err as Error).message}`, { group }, { cause: err });
+}
+
+/** Feeds shared by every variant: ids, mask, positions and the past KV cache. */
+function baseFeeds(pkg: ModelPackage, b: StepBatch): OrtFeeds {
+  const { numLayers, numKvHeads, headDim } = pkg.manifest.dims;
+  const feeds: OrtFeeds = {
+    input_ids: int64Tensor(b.inputIds, [b.rows, b.seqLen]),
+    attention_mask: int64Tensor(b.attentionMask, [b.rows, b.pastLen + b.seqLen]),
+    position_ids: int64Tensor(b.positionIds, [b.rows, b.seqLen]),
+  };
+  const empty = new Float32Array(0);
+  for (let l = 0; l < numLayers; l++) {
+    const dims = [b.rows, numKvHeads, b.pastLen, headDim];
+    feeds[pastKeyName(l)] = floatTensor(b.past ? b.past[2 * l] : empty, dims);
+    feeds[pastValueName(l)] = floatTensor(b.past ? b.past[2 * l + 1] : empty, dims);
+  }
+  return feeds;
+}
+
+function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBatch, feeds: OrtFeeds) => void): StepFn {
+  const L = pkg.manifest.dims.numLayers;
+  return async (b) => {
+    const feeds = baseFeeds(pkg, b);
+    extra(b, feeds);
+    const out = await session.run(feeds);
+    const present: Float32Array[] = [];
+    for (let l = 0; l < L; l++) present.push(tensorData(out[presentKeyName(l)]), tensorData(out[presentValueName(l)]));
+    return { logits: tensorData(out.logits), present };
+  };
+}
+
+function moduleStats(cache: ModuleCache): ModeStats {
+  return { moduleLoads: { ...cache.stats.loads }, moduleEvictions: { ...cache.stats.evictions }, moduleHits: { ...cache.stats.hits } };
+}
+
+/** single: base + the active module, factors as graph inputs. */
+export class SingleModeRunner implements ModeRunner {
+  readonly mode = 'single' as const;
+  private readonly feedsOf = new WeakMap<LoadedModule, OrtFeeds>();
+  private readonly verified = new Set<number>();
+  readonly cache: ModuleCache;
+
+  private constructor(private readonly opts: RunnerOptions, private readonly session: Session) {
+    this.cache = new ModuleCache({
+      maxModules: opts.maxResidentModules,
+      maxBytes: opts.maxModuleBytes,
+      load: (group) => this.load(group),
+    });
+  }
+
+  static async create(opts: RunnerOptions): Promise<SingleModeRunner> {
+    const session = await createSession(singleModeGraph(opts.pkg, opts.header), opts.session, opts.pkg.dir);
+    return new SingleModeRunner(opts, session);
+  }
+
+  get provider(): string {
+    return this.session.provider;
+  }
+
+  private async load(group: number): Promise<LoadedModule> {
+    const verify = this.opts.verifyChecksums && !this.verified.has(group);
+    const m = await loadModuleFile(this.opts.pkg, group, { verifyChecksum: verify });
+    this.verified.add(group);
+    return m;
+  }
+
+  /** Activation: wrap the module's factors as ORT tensors once (no copy) and reuse them. */
+  private activate(m: LoadedModule): OrtFeeds {
+    let feeds = this.feedsOf.get(m);
+    if (feeds) return feeds;
+    feeds = {};
+    const { dims, lora } = this.opts.pkg.manifest;
+    for (let l = 0; l < dims.numLayers; l++) {
+      for (const t of lora.targets) {
+        const f = m.factors.get(factorKey(l, t))!;
+        const inDim = f.At.length / lora.rank;
+        feeds[loraInputName(l, t, 'At')] = floatTensor(f.At, [inDim, lora.rank]);
+        feeds[loraInputName(l, t, 'Bt')] = floatTensor(f.Bt, [lora.rank, f.Bt.length / lora.rank]);
+      }
+    }
+    this.feedsOf.set(m, feeds);
+    return feeds;
+  }
+
+  async prepare(groups: number[]) {
+    const failed = new Map<number, XalmaError>();
+    if (new Set(groups).size !== 1) throw new Error('single mode runs one group per batch');
+    const group = groups[0];
+    try {
+      const m = await this.cache.acquire(group);
+      const lora = this.activate(m);
+      const step = stepWith(this.session, this.opts.pkg, (_b, feeds) => Object.assign(feeds, lora));
+      return { step, failed };
+    } catch (err) {
+      failed.set(group, asCodedModuleError(err, group));
+      return { step: null, failed };
+    }
+  }
+
+  release(groups: number[]): void {
+    for (const g of new Set(groups)) this.cache.release(g);
+  }
+
+  stats(): ModeStats {
+    return moduleStats(this.cache);
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** merged: a session per group with the module folded into the weights. */
+export class MergedModeRunner implements ModeRunner {
+  readonly mode = 'merged' as const;
+  private readonly sessions: LRUCache<number, Session>;
+  private readonly building = new Map<number, Promise<Session>>();
+  private readonly counters: ModeStats = { moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
+  private readonly inUse = new Map<number, number>();
+  private lastProvider: string;
+
+  private constructor(private readonly opts: RunnerOptions, private readonly base: Map<string, F32Tensor>) {
+    this.lastProvider = opts.session.provider;
+    this.sessions = new LRUCache<number, Session>({
+      max: opts.maxMergedSessions,
+      disposeAfter: (session, group) => {
+        this.counters.moduleEvictions[group] = (this.counters.moduleEvictions[group] ?? 0) + 1;
+        // A session evicted mid-batch is released when its batch ends (see release()).
+        if (!this.inUse.get(group)) void session.release();
+        else this.retired.set(group, session);
+      },
+    });
+  }
+
+  private readonly retired = new Map<number, Session>();
+
+  static async create(opts: RunnerOptions): Promise<MergedModeRunner> {
+    // Merging needs the base linears in memory; they stay resident for later groups' merges.
+    return new MergedModeRunner(opts, await readSafetensors(opts.pkg.weightsPath));
+  }
+
+  get provider(): string {
+    return this.lastProvider;
+  }
+
+  private async build(group: number): Promise<Session> {
+    const { pkg } = this.opts;
+    const path = pkg.modulePath(group);
+    await validateModuleFile(path, pkg.manifest, group);
+    if (this.opts.verifyChecksums) await verifyModuleChecksum(pkg, group);
+    let module;
+    try {
+      module = await readSafetensors(path);
+    } catch (err) {
+      throw new XalmaError('MODULE_INVALID', `group ${group}: ${(err as Error).message}`, { group }, { cause: err });
+    }
+    const merged = await mergeModuleAsync(this.base, module, pkg.manifest.dims, pkg.manifest.lora);
+    const session = await createSession(mergedModeGraph(pkg, this.opts.header, merged), this.opts.session, pkg.dir);
+    this.lastProvider = session.provider;
+    this.counters.moduleLoads[group] = (this.counters.moduleLoads[group] ?? 0) + 1;
+    return session;
+  }
+
+  private async session(group: number): Promise<Session> {
+    const cached = this.sessions.get(group);
+    if (cached) {
+      this.counters.moduleHits[group] = (this.counters.moduleHits[group] ?? 0) + 1;
+      return cached;
+    }
+    let pending = this.building.get(group);
+    if (!pending) {
+      pending = this.build(group).finally(() => this.building.delete(group));
+      this.building.set(group, pending);
+    }
+    const s = await pending;
+    this.sessions.set(group, s);
+    return s;
+  }
+
+  async prepare(groups: number[]) {
+    const failed = new Map<number, XalmaError>();
+    if (new Set(groups).size !== 1) throw new Error('merged mode runs one group per batch');
+    const group = groups[0];
+    try {
+      const session = await this.session(group);
+      this.inUse.set(group, (this.inUse.get(group) ?? 0) + 1);
+      return { step: stepWith(session, this.opts.pkg, () => {}), failed };
+    } catch (err) {
+      failed.set(group, asCodedModuleError(err, group));
+      return { step: null, failed };
+    }
+  }
+
+  release(groups: number[]): void {
+    for (const g of new Set(groups)) {
+      const n = (this.inUse.get(g) ?? 0) - 1;
+      if (n > 0) {
+        this.inUse.set(g, n);
+        continue;
+      }
+      this.inUse.delete(g);
+      const retired = this.retired.get(g);
+      if (retired) {
+        this.retired.delete(g);
+        void retired.release();
+      }
+    }
+  }
+
+  stats(): ModeStats {
+    return { moduleLoads: { ...this.counters.moduleLoads }, moduleEvictions: { ...this.counters.moduleEvictions }, moduleHits: { ...this.counters.moduleHits } };
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.sessions.values(), ...this.retired.values()];
+    this.retired.clear();
+    this.sessions.clear();
+    await Promise.all(all.map((s) => s.release()));
+  }
+}
+
+/** all: every module resident in one stacked graph; a batch may mix groups. */
+export class AllModeRunner implements ModeRunner {
+  readonly mode = 'all' as const;
+  private session: Session | null = null;
+  private readonly modules: Array<LoadedModule | null>;
+  private readonly failures = new Map<number, XalmaError>();
+  private readonly counters: ModeStats = { moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
+  private rebuilding: Promise<void> | null = null;
+  private inFlight = 0;
+  private readonly slotOf: Map<number, number>;
+
+  private constructor(private readonly opts: RunnerOptions) {
+    const groups = opts.pkg.manifest.groups;
+    this.modules = groups.map(() => null);
+    this.slotOf = new Map(groups.map((g, i) => [g.id, i]));
+  }
+
+  static async create(opts: RunnerOptions): Promise<AllModeRunner> {
+    const r = new AllModeRunner(opts);
+    await r.loadMissing();
+    return r;
+  }
+
+  get provider(): string {
+    return this.session?.provider ?? this.opts.session.provider;
+  }
+
+  /** Loads every module not yet resident; rebuilds the stacked session when one came in. */
+  private async loadMissing(): Promise<void> {
+    let changed = false;
+    for (const g of this.opts.pkg.manifest.groups) {
+      const slot = this.slotOf.get(g.id)!;
+      if (this.modules[slot]) continue;
+      try {
+        this.modules[slot] = await loadModuleFile(this.opts.pkg, g.id, { verifyChecksum: this.opts.verifyChecksums });
+        this.failures.delete(g.id);
+        this.counters.moduleLoads[g.id] = (this.counters.moduleLoads[g.id] ?? 0) + 1;
+        changed = true;
+      } catch (err) {
+        this.failures.set(g.id, asCodedModuleError(err, g.id));
+      }
+    }
+    if (changed || !this.session) {
+      const next = await createSession(allModeGraph(this.opts.pkg, this.opts.header, this.modules, this.opts.stackedKernel), this.opts.session, this.opts.pkg.dir);
+      const old = this.session;
+      this.session = next;
+      // Batches still running on the old session finish before it is released (inFlight is 0 here).
+      if (old) await old.release();
+    }
+  }
+
+  async prepare(groups: number[]) {
+    const failed = new Map<number, XalmaError>();
+    // A failed module is retried on a later request for its group; the retry waits for
+    // running batches, since the session is swapped underneath them.
+    if (groups.some((g) => this.failures.has(g)) && this.inFlight === 0) {
+      this.rebuilding ??= this.loadMissing().finally(() => (this.rebuilding = null));
+      await this.rebuilding;
+    }
+    for (const g of new Set(groups)) {
+      const err = this.failures.get(g) ?? (this.slotOf.has(g) ? undefined : new XalmaError('MODULE_UNAVAILABLE', `group ${g} is not in the manifest`, { group: g }));
+      if (err) failed.set(g, err);
+      else this.counters.moduleHits[g] = (this.counters.moduleHits[g] ?? 0) + 1;
+    }
+    this.inFlight++;
+    const session = this.session!;
+    const slotOf = this.slotOf;
+    const step = stepWith(session, this.opts.pkg, (b, feeds) => {
+      // b.modules holds group ids; the graph wants slot indices.
+      const ids = new BigInt64Array(b.rows);
+      for (let r = 0; r < b.rows; r++) ids[r] = BigInt(slotOf.get(b.modules[r]) ?? 0);
+      feeds.module_ids = int64Tensor(ids, [b.rows]);
+    });
+    return { step, failed };
+  }
+
+  release(): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+  }
+
+  stats(): ModeStats {
+    return { moduleLoads: { ...this.counters.moduleLoads }, moduleEvictions: {}, moduleHits: { ...this.counters.moduleHits } };
+  }
+
+  async close(): Promise<void> {
+    await this.session?.release();
+  }
+}
+
+export async function createRunner(mode: LoadingMode, opts: RunnerOptions): Promise<ModeRunner> {
+  switch (mode) {
+    case 'single': return SingleModeRunner.create(opts);
+    case 'merged': return MergedModeRunner.create(opts);
+    case 'all': return AllModeRunner.create(opts);
+  }
+}

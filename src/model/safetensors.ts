@@ -1,0 +1,309 @@
+/**
+ * Reading and writing safetensors files (the Hugging Face format):
+ *
+ *   [u64 little-endian N][N bytes of JSON header][data]
+ *
+ * The header maps tensor names to { dtype, shape, data_offsets: [begin, end] } with offsets
+ * relative to the start of the data, plus an optional "__metadata__" map of strings.
+ *
+ * Only F32 tensors are read and written for now; the dtype field is still parsed against the
+ * full list so that an F16 file gets "dtype F16 is not supported" rather than a vague error.
+ *
+ * Offsets are also reported as absolute file offsets because ONNX external-data initializers
+ * point straight into the weights file (no second copy of the weights on disk).
+ */
+import { open, rename, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { XalmaError } from '../errors.ts';
+
+/** Every dtype the format defines, with its element size in bytes. */
+const DTYPE_BYTES = {
+  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
+  I16: 2, U16: 2, F16: 2, BF16: 2,
+  I32: 4, U32: 4, F32: 4,
+  I64: 8, U64: 8, F64: 8,
+} as const;
+export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
+/** The dtypes this project can turn into typed arrays. */
+const SUPPORTED_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F32']);
+
+const METADATA_KEY = '__metadata__';
+/** The header is padded with spaces so the data starts 8-aligned (as the HF writer does). */
+const HEADER_ALIGN = 8;
+/** The reference implementation caps the header at 100 MB; a larger length is corruption. */
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** I/O chunk: write(2)/read(2) move at most ~2 GiB per call; 64 MiB keeps memory flat. */
+const IO_CHUNK_BYTES = 64 * 1024 * 1024;
+
+export interface F32Tensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface NamedF32Tensor extends F32Tensor {
+  name: string;
+}
+
+export interface SafetensorsEntry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Absolute byte offsets in the file: [begin, end). */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  /** Length of the JSON header (the N of the 8-byte prefix). */
+  headerBytes: number;
+  /** Absolute offset of the first data byte: 8 + headerBytes. */
+  dataStart: number;
+  /** Total file size in bytes. */
+  fileBytes: number;
+  /** In file (data offset) order. */
+  tensors: Map<string, SafetensorsEntry>;
+  metadata: Record<string, string>;
+}
+
+export interface SafetensorsLayout {
+  /** The 8-byte length prefix followed by the padded JSON header. */
+  header: Buffer;
+  dataStart: number;
+  /** Absolute [begin, end) of every tensor, in write order. */
+  offsets: Array<{ name: string; begin: number; end: number }>;
+  /** Total file size. */
+  fileBytes: number;
+}
+
+function invalid(path: string, detail: string, cause?: unknown): XalmaError {
+  return new XalmaError('SAFETENSORS_INVALID', `${path}: ${detail}`, { file: path }, cause === undefined ? undefined : { cause });
+}
+
+function assertLittleEndian(): void {
+  // Float32Array views share the host byte order; safetensors is little-endian by definition.
+  if (endianness() !== 'LE') throw new Error('safetensors I/O needs a little-endian host');
+}
+
+function elementCount(shape: readonly number[]): number {
+  return shape.reduce((n, d) => n * d, 1);
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/**
+ * The header and absolute offsets a file holding `tensors` (in this order) would have.
+ * Lets a caller (e.g. the ONNX builder) know where each tensor lands before writing.
+ */
+export function safetensorsBytesLayout(
+  tensors: ReadonlyArray<{ name: string; shape: readonly number[] }>,
+  metadata?: Record<string, string>,
+): SafetensorsLayout {
+  // Null prototype: a tensor called "__proto__" or "constructor" is just a key.
+  const json: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  if (metadata && Object.keys(metadata).length > 0) json[METADATA_KEY] = metadata;
+  const relative: Array<{ name: string; begin: number; end: number }> = [];
+  const names = new Set<string>();
+  let cursor = 0;
+  for (const t of tensors) {
+    if (t.name === METADATA_KEY) throw new Error(`tensor name ${METADATA_KEY} is reserved`);
+    if (names.has(t.name)) throw new Error(`duplicate tensor name ${t.name}`);
+    names.add(t.name);
+    for (const d of t.shape) {
+      if (!Number.isSafeInteger(d) || d < 0) throw new Error(`tensor ${t.name}: bad shape ${shapeText(t.shape)}`);
+    }
+    const bytes = elementCount(t.shape) * DTYPE_BYTES.F32;
+    json[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [cursor, cursor + bytes] };
+    relative.push({ name: t.name, begin: cursor, end: cursor + bytes });
+    cursor += bytes;
+  }
+  const raw = Buffer.from(JSON.stringify(json), 'utf8');
+  const padded = Math.ceil((8 + raw.length) / HEADER_ALIGN) * HEADER_ALIGN - 8;
+  const header = Buffer.alloc(8 + padded, 0x20);
+  header.writeBigUInt64LE(BigInt(padded), 0);
+  raw.copy(header, 8);
+  const dataStart = 8 + padded;
+  return {
+    header,
+    dataStart,
+    offsets: relative.map((r) => ({ name: r.name, begin: dataStart + r.begin, end: dataStart + r.end })),
+    fileBytes: dataStart + cursor,
+  };
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const len = Math.min(IO_CHUNK_BYTES, bytes.length - done);
+    const { bytesWritten } = await fh.write(bytes, done, len, position + done);
+    if (bytesWritten <= 0) throw new Error('short write');
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Writes an F32 safetensors file: the header, then each tensor's bytes straight from its
+ * Float32Array (no concatenation, so a multi-GB model never exists twice in memory).
+ * Writes to a temporary name and renames, so a crash never leaves a truncated file behind.
+ */
+export async function writeSafetensors(
+  path: string,
+  tensors: ReadonlyArray<NamedF32Tensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  assertLittleEndian();
+  for (const t of tensors) {
+    const expected = elementCount(t.shape);
+    if (t.data.length !== expected) {
+      throw new Error(`writeSafetensors ${path}: tensor ${t.name} has ${t.data.length} values, shape ${shapeText(t.shape)} needs ${expected}`);
+    }
+  }
+  const layout = safetensorsBytesLayout(tensors, metadata);
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await writeAll(fh, layout.header, 0);
+    for (let i = 0; i < tensors.length; i++) {
+      const d = tensors[i].data;
+      await writeAll(fh, new Uint8Array(d.buffer, d.byteOffset, d.byteLength), layout.offsets[i].begin);
+    }
+  } catch (err) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, path);
+}
+
+async function readExactly(fh: FileHandle, target: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < target.length) {
+    const len = Math.min(IO_CHUNK_BYTES, target.length - done);
+    const { bytesRead } = await fh.read(target, done, len, position + done);
+    if (bytesRead <= 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += bytesRead;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseEntry(path: string, name: string, raw: unknown, dataStart: number, dataBytes: number): SafetensorsEntry {
+  const where = `tensor ${name}`;
+  if (!isRecord(raw)) throw invalid(path, `${where}: header entry is not an object`);
+  const { dtype, shape, data_offsets: offsets } = raw;
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
+    throw invalid(path, `${where}: unknown dtype ${JSON.stringify(dtype)}`);
+  }
+  const dt = dtype as SafetensorsDtype;
+  if (!SUPPORTED_DTYPES.has(dt)) throw invalid(path, `${where}: dtype ${dt} is not supported (only F32)`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw invalid(path, `${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  }
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2
+    || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
+  ) {
+    throw invalid(path, `${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end]`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end || end > dataBytes) {
+    throw invalid(path, `${where}: data_offsets [${begin}, ${end}] out of range (data is ${dataBytes} bytes)`);
+  }
+  const expected = elementCount(shape) * DTYPE_BYTES[dt];
+  if (end - begin !== expected) {
+    throw invalid(path, `${where}: ${end - begin} bytes of data, shape ${shapeText(shape)} of ${dt} needs ${expected}`);
+  }
+  return { dtype: dt, shape: [...shape] as number[], begin: dataStart + begin, end: dataStart + end };
+}
+
+async function readHeaderFrom(fh: FileHandle, path: string): Promise<SafetensorsHeader> {
+  const fileBytes = (await fh.stat()).size;
+  if (fileBytes < 8) throw invalid(path, `file is ${fileBytes} bytes, shorter than the 8-byte header length`);
+  const prefix = new Uint8Array(8);
+  await readExactly(fh, prefix, 0);
+  const n = Buffer.from(prefix.buffer).readBigUInt64LE(0);
+  if (n > BigInt(fileBytes - 8)) throw invalid(path, `header length ${n} exceeds the file size ${fileBytes}`);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw invalid(path, `header length ${n} exceeds ${MAX_HEADER_BYTES} bytes`);
+  const headerBytes = Number(n);
+  const raw = Buffer.alloc(headerBytes);
+  await readExactly(fh, raw, 8);
+
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw invalid(path, `header is not valid JSON (${(err as Error).message})`, err);
+  }
+  if (!isRecord(json)) throw invalid(path, 'header is not a JSON object');
+
+  const dataStart = 8 + headerBytes;
+  const dataBytes = fileBytes - dataStart;
+  let metadata: Record<string, string> = {};
+  const entries: Array<[string, SafetensorsEntry]> = [];
+  for (const [name, value] of Object.entries(json)) {
+    if (name === METADATA_KEY) {
+      if (!isRecord(value)) throw invalid(path, `${METADATA_KEY} is not an object`);
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v !== 'string') throw invalid(path, `${METADATA_KEY}.${k} is not a string`);
+      }
+      // fromEntries defines own properties, so a "__proto__" key stays a key.
+      metadata = Object.fromEntries(Object.entries(value)) as Record<string, string>;
+      continue;
+    }
+    entries.push([name, parseEntry(path, name, value, dataStart, dataBytes)]);
+  }
+
+  // File order, not JSON key order: JS objects list integer-like keys ("0") first.
+  // Ties (empty tensors) by end, which is write order except among several empty tensors.
+  entries.sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
+  // Overlap check on the sorted ranges. Holes are tolerated (the reference writer never
+  // leaves any, but they cannot make a read wrong); empty tensors never overlap.
+  let prev: [string, SafetensorsEntry] | undefined;
+  for (const cur of entries) {
+    if (cur[1].end === cur[1].begin) continue;
+    if (prev && cur[1].begin < prev[1].end) throw invalid(path, `tensors ${prev[0]} and ${cur[0]} overlap`);
+    prev = cur;
+  }
+  return { headerBytes, dataStart, fileBytes, tensors: new Map(entries), metadata };
+}
+
+/** Parses and validates the header only (a few KB read, whatever the file size). */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  const fh = await open(path, 'r');
+  try {
+    return await readHeaderFrom(fh, path);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads every tensor. The data section is read once into one ArrayBuffer and each tensor is
+ * a Float32Array view of it; a tensor whose offset is not 4-aligned (legal, if unusual) is
+ * copied out instead. Views keep the whole buffer alive: drop the map to free it.
+ */
+export async function readSafetensors(path: string): Promise<Map<string, F32Tensor>> {
+  assertLittleEndian();
+  const fh = await open(path, 'r');
+  try {
+    const header = await readHeaderFrom(fh, path);
+    const data = new Uint8Array(header.fileBytes - header.dataStart);
+    await readExactly(fh, data, header.dataStart);
+    const out = new Map<string, F32Tensor>();
+    for (const [name, e] of header.tensors) {
+      const rel = e.begin - header.dataStart;
+      const count = (e.end - e.begin) / DTYPE_BYTES.F32;
+      const view = rel % 4 === 0
+        ? new Float32Array(data.buffer, data.byteOffset + rel, count)
+        : new Float32Array(data.slice(rel, e.end - header.dataStart).buffer);
+      out.set(name, { shape: e.shape, data: view });
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}

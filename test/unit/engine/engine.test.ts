@@ -1,0 +1,203 @@
+/**
+ * The engine on the default model package with real onnxruntime sessions: the three loading
+ * modes agree token for token, batching does not change results, decoding options behave,
+ * the LoRA LRU evicts and reloads without changing outputs, and a corrupt module fails only
+ * its own group.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cp, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine } from '../../../src/engine/engine.ts';
+import { DEFAULT_DECODING, type DecodingOptions, type Engine, type TranslationItem, type TranslationOutput } from '../../../src/engine/types.ts';
+import { XalmaError, isXalmaError } from '../../../src/errors.ts';
+import { DEFAULT_MODEL_DIR } from '../../../src/paths.ts';
+
+const GREEDY: DecodingOptions = { ...DEFAULT_DECODING, maxNewTokens: 10, ignoreEos: false };
+
+/** One item per group, with texts of different lengths so batches need padding. */
+function itemsForAllGroups(options: DecodingOptions = GREEDY): TranslationItem[] {
+  const texts = ['Good morning.', 'The committee will meet again on Tuesday to discuss the budget.', 'Where is the station?', 'Thanks!', 'Prices rose by 3% in May.', 'A short one', 'This sentence is a little longer than the others in the batch, on purpose.', 'Hello'];
+  return texts.map((text, i) => ({ group: i + 1, sourceName: 'English', targetName: ['German', 'Spanish', 'Russian', 'French', 'Polish', 'Chinese', 'Hindi', 'Arabic'][i], text, options }));
+}
+
+function ok(r: TranslationOutput | XalmaError): TranslationOutput {
+  if (isXalmaError(r)) throw r;
+  return r;
+}
+
+async function oneAtATime(engine: Engine, items: TranslationItem[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const item of items) out.push(ok((await engine.translateBatch([item]))[0]).text);
+  return out;
+}
+
+const engines: Engine[] = [];
+async function engine(mode: 'single' | 'merged' | 'all', extra: Partial<Parameters<typeof createEngine>[0]> = {}): Promise<Engine> {
+  const e = await createEngine({ modelDir: DEFAULT_MODEL_DIR, mode, provider: 'cpu', ...extra });
+  engines.push(e);
+  return e;
+}
+
+afterAll(async () => {
+  await Promise.all(engines.map((e) => e.close()));
+});
+
+describe('loading modes', () => {
+  let reference: string[];
+
+  beforeAll(async () => {
+    reference = await oneAtATime(await engine('all'), itemsForAllGroups());
+  });
+
+  it('the 8 groups give 8 different outputs (modules matter)', () => {
+    expect(new Set(reference).size).toBe(8);
+    for (const text of reference) expect(text.length).toBeGreaterThan(0);
+  });
+
+  it('single mode gives the same greedy tokens as all mode for every group', async () => {
+    expect(await oneAtATime(await engine('single'), itemsForAllGroups())).toEqual(reference);
+  });
+
+  it('merged mode gives the same greedy tokens as all mode for every group', async () => {
+    expect(await oneAtATime(await engine('merged', { maxMergedSessions: 3 }), itemsForAllGroups())).toEqual(reference);
+  });
+
+  it('all mode: one batch mixing the 8 groups equals each row run alone', async () => {
+    const e = await engine('all');
+    const batched = (await e.translateBatch(itemsForAllGroups())).map((r) => ok(r).text);
+    expect(batched).toEqual(reference);
+  });
+
+  it('all mode with the gather kernel equals the one-hot kernel', async () => {
+    const e = await engine('all', { stackedKernel: 'gather' });
+    expect((await e.translateBatch(itemsForAllGroups())).map((r) => ok(r).text)).toEqual(reference);
+  });
+
+  it('single mode: a batch of one group with different lengths equals rows run alone', async () => {
+    const e = await engine('single');
+    const items = itemsForAllGroups().map((it) => ({ ...it, group: 2 }));
+    const alone = await oneAtATime(e, items);
+    expect((await e.translateBatch(items)).map((r) => ok(r).text)).toEqual(alone);
+  });
+
+  it('refuses to mix groups in one batch outside all mode', async () => {
+    const e = await engine('single');
+    await expect(e.translateBatch(itemsForAllGroups().slice(0, 2))).rejects.toThrow(/one group per batch/);
+  });
+});
+
+describe('decoding', () => {
+  let e: Engine;
+  beforeAll(async () => {
+    e = await engine('all');
+  });
+
+  it('beam search with 1 beam equals greedy', async () => {
+    const greedy = (await e.translateBatch(itemsForAllGroups())).map((r) => ok(r).text);
+    const beam1 = (await e.translateBatch(itemsForAllGroups({ ...GREEDY, beams: 1 }))).map((r) => ok(r).text);
+    expect(beam1).toEqual(greedy);
+  });
+
+  it('beam search with 5 beams finds a sequence at least as likely and is deterministic', async () => {
+    const items = itemsForAllGroups({ ...GREEDY, beams: 5, maxNewTokens: 6 }).slice(0, 3);
+    const a = (await e.translateBatch(items)).map((r) => ok(r));
+    const b = (await e.translateBatch(items)).map((r) => ok(r));
+    expect(a.map((r) => r.text)).toEqual(b.map((r) => r.text));
+    for (const r of a) expect(r.outputTokens).toBeLessThanOrEqual(6);
+  });
+
+  it('sampling with a fixed seed is reproducible, and another seed differs', async () => {
+    const sample = (seed: number) => itemsForAllGroups({ ...GREEDY, sample: true, temperature: 1.5, topP: 0.95, seed, maxNewTokens: 12 });
+    const a = (await e.translateBatch(sample(7))).map((r) => ok(r).text);
+    const b = (await e.translateBatch(sample(7))).map((r) => ok(r).text);
+    const c = (await e.translateBatch(sample(8))).map((r) => ok(r).text);
+    expect(a).toEqual(b);
+    expect(c).not.toEqual(a);
+  });
+
+  it('stops at maxNewTokens with finishReason length, and ignoreEos generates exactly that many', async () => {
+    const out = (await e.translateBatch(itemsForAllGroups({ ...GREEDY, maxNewTokens: 5, ignoreEos: true }))).map(ok);
+    for (const r of out) {
+      expect(r.outputTokens).toBe(5);
+      expect(r.finishReason).toBe('length');
+    }
+  });
+
+  it('an aborted item stops early with finishReason aborted while the others finish', async () => {
+    const controller = new AbortController();
+    const items = itemsForAllGroups({ ...GREEDY, maxNewTokens: 40, ignoreEos: true });
+    items[0] = { ...items[0], signal: controller.signal };
+    controller.abort();
+    const out = (await e.translateBatch(items)).map(ok);
+    expect(out[0].finishReason).toBe('aborted');
+    expect(out[1].outputTokens).toBe(40);
+  });
+
+  it('a text longer than the model context gets INPUT_TOO_LONG, not a crash', async () => {
+    const items = itemsForAllGroups().slice(0, 2);
+    items[0] = { ...items[0], text: 'word '.repeat(3000) };
+    const [long, fine] = await e.translateBatch(items);
+    expect(isXalmaError(long) && long.code).toBe('INPUT_TOO_LONG');
+    expect(isXalmaError(fine)).toBe(false);
+  });
+});
+
+describe('LoRA module cache and faults', () => {
+  it('single mode: LRU eviction and reload keep outputs identical', async () => {
+    const e = await engine('single', { maxResidentModules: 2 });
+    const items = itemsForAllGroups();
+    const first = await oneAtATime(e, items);
+    const second = await oneAtATime(e, items);
+    expect(second).toEqual(first);
+    const s = e.stats();
+    expect(s.moduleLoads[1]).toBe(2); // loaded, evicted by groups 3.., loaded again
+    expect(s.moduleEvictions[1]).toBeGreaterThanOrEqual(1);
+    // A cached module is a hit, not a load.
+    await e.translateBatch([items[7]]);
+    expect(e.stats().moduleHits[8]).toBeGreaterThanOrEqual(1);
+    expect(e.stats().moduleLoads[8]).toBe(2);
+  });
+
+  for (const mode of ['all', 'single', 'merged'] as const) {
+    it(`${mode} mode: a corrupt module fails only its group with a coded error, and is retried once fixed`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'xalma-corrupt-'));
+      try {
+        await cp(DEFAULT_MODEL_DIR, dir, { recursive: true });
+        const modulePath = join(dir, 'modules', 'group3.safetensors');
+        const good = await readFile(modulePath);
+        const bad = Buffer.from(good);
+        bad.fill(0x41, 4000, 4100); // same size, different bytes: the checksum catches it
+        await writeFile(modulePath, bad);
+        const e = await engine(mode, { modelDir: dir });
+        const items = itemsForAllGroups();
+        const results = mode === 'all' ? await e.translateBatch(items) : await Promise.all(items.map(async (it) => (await e.translateBatch([it]))[0]));
+        results.forEach((r, i) => {
+          if (i === 2) expect(isXalmaError(r) && r.code).toBe('MODULE_INVALID');
+          else expect(isXalmaError(r)).toBe(false);
+        });
+        await writeFile(modulePath, good);
+        const [retried] = await e.translateBatch([items[2]]);
+        expect(isXalmaError(retried)).toBe(false);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('a missing module file gives MODULE_UNAVAILABLE for its group', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xalma-missing-'));
+    try {
+      await cp(DEFAULT_MODEL_DIR, dir, { recursive: true });
+      await rm(join(dir, 'modules', 'group5.safetensors'));
+      const e = await engine('single', { modelDir: dir });
+      const items = itemsForAllGroups();
+      const [r5] = await e.translateBatch([items[4]]);
+      const [r6] = await e.translateBatch([items[5]]);
+      expect(isXalmaError(r5) && r5.code).toBe('MODULE_UNAVAILABLE');
+      expect(isXalmaError(r6)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
