@@ -10,7 +10,7 @@
  * writes them next to the package (not built yet, see README "Status").
  */
 import { LORA_TARGETS, linearShape, tensorNames, type LoraTarget } from '../model/architecture.ts';
-import { buildDecoderGraph, stackedLoraName, stackedLoraShape, type StackedKernel, type WeightData, type WeightSource } from '../model/graph-builder.ts';
+import { buildDecoderGraph, stackedLoraName, type StackedKernel, type WeightData, type WeightSource } from '../model/graph-builder.ts';
 import type { ModelPackage } from '../model/package.ts';
 import type { SafetensorsHeader } from '../model/safetensors.ts';
 import { factorKey, type LoadedModule } from '../lora/module-file.ts';
@@ -83,23 +83,20 @@ export function allModeGraph(pkg: ModelPackage, header: SafetensorsHeader, modul
   for (let l = 0; l < dims.numLayers; l++) {
     for (const t of lora.targets) {
       const [inDim, outDim] = linearShape(dims, t);
-      const at = new Float32Array(G * inDim * r);
-      const bt = new Float32Array(G * r * outDim);
+      const a = new Float32Array(G * r * inDim);
+      const b = new Float32Array(G * outDim * r);
       modules.forEach((m, g) => {
         const f = m?.factors.get(factorKey(l, t as LoraTarget));
         if (!f) return;
-        if (kernel === 'gather') {
-          at.set(f.At, g * inDim * r);
-          bt.set(f.Bt, g * r * outDim);
-        } else {
-          // At_cat [in, G*r]: group g owns columns g*r .. g*r+r-1; Bt_cat [G*r, out]: rows likewise.
-          for (let i = 0; i < inDim; i++) at.set(f.At.subarray(i * r, (i + 1) * r), i * G * r + g * r);
-          bt.set(f.Bt, g * r * outDim);
-        }
+        // gather: A [G, r, in], B [G, out, r]. onehot: A [G*r, in] (group g owns rows g*r..),
+        // the same bytes as gather; B [out, G*r] (group g owns columns g*r..).
+        a.set(f.A, g * r * inDim);
+        if (kernel === 'gather') b.set(f.B, g * outDim * r);
+        else for (let o = 0; o < outDim; o++) b.set(f.B.subarray(o * r, (o + 1) * r), o * G * r + g * r);
       });
-      stacked.set(stackedLoraName(l, t, 'At'), at);
-      stacked.set(stackedLoraName(l, t, 'Bt'), bt);
-      bytes += at.byteLength + bt.byteLength;
+      stacked.set(stackedLoraName(l, t, 'A'), a);
+      stacked.set(stackedLoraName(l, t, 'B'), b);
+      bytes += a.byteLength + b.byteLength;
     }
   }
   if (bytes > INLINE_LIMIT_BYTES) throw new Error('stacked LoRA factors exceed the 2 GiB inline graph limit; this model needs a prepare step');
@@ -122,4 +119,3 @@ export function allModeGraph(pkg: ModelPackage, header: SafetensorsHeader, modul
   });
 }
 
-export { stackedLoraShape };

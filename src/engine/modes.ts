@@ -8,6 +8,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { XalmaError, isXalmaError } from '../errors.ts';
+import { linearShape } from '../model/architecture.ts';
 import type { ModelPackage } from '../model/package.ts';
 import { readSafetensors, type F32Tensor, type SafetensorsHeader } from '../model/safetensors.ts';
 import { mergeModuleAsync } from '../model/merge.ts';
@@ -132,9 +133,9 @@ export class SingleModeRunner implements ModeRunner {
     for (let l = 0; l < dims.numLayers; l++) {
       for (const t of lora.targets) {
         const f = m.factors.get(factorKey(l, t))!;
-        const inDim = f.At.length / lora.rank;
-        feeds[loraInputName(l, t, 'At')] = floatTensor(f.At, [inDim, lora.rank]);
-        feeds[loraInputName(l, t, 'Bt')] = floatTensor(f.Bt, [lora.rank, f.Bt.length / lora.rank]);
+        const [inDim, outDim] = linearShape(dims, t);
+        feeds[loraInputName(l, t, 'A')] = floatTensor(f.A, [lora.rank, inDim]);
+        feeds[loraInputName(l, t, 'B')] = floatTensor(f.B, [outDim, lora.rank]);
       }
     }
     this.feedsOf.set(m, feeds);

@@ -41,21 +41,26 @@ export const OPSET = 17;
 export const IR_VERSION = 8;
 
 /**
- * LoRA factors as the graph consumes them: At = A^T [in, r] and Bt = scale * B^T [r, out]
- * (scale folded in once when a module is activated, see src/lora).
+ * LoRA factors enter the graph in PEFT's own layout, A [r, in] and B [out, r], and are applied
+ * with Gemm(transB=1) so a module loads without any transposition: the graph reads straight
+ * from the safetensors bytes (cold load ~= reading the file, bench/engine.ts). `scale` rides on
+ * Gemm's alpha.
  */
-export function loraInputName(layer: number, target: LoraTarget, factor: 'At' | 'Bt'): string {
+export function loraInputName(layer: number, target: LoraTarget, factor: 'A' | 'B'): string {
   return `lora.layers.${layer}.${target}.${factor}`;
 }
 
-/** Names and shapes of the stacked factors of G modules for each kernel. */
-export function stackedLoraShape(dims: LlamaDims, rank: number, groups: number, kernel: StackedKernel, target: LoraTarget, factor: 'At' | 'Bt'): number[] {
+/**
+ * Stacked factors of G modules. gather: A [G, r, in], B [G, out, r] (rows gather their own);
+ * onehot: A [G*r, in] and B [out, G*r] (all groups' A in one GEMM, other groups' columns zeroed).
+ */
+export function stackedLoraShape(dims: LlamaDims, rank: number, groups: number, kernel: StackedKernel, target: LoraTarget, factor: 'A' | 'B'): number[] {
   const [i, o] = linearShape(dims, target);
-  if (kernel === 'gather') return factor === 'At' ? [groups, i, rank] : [groups, rank, o];
-  return factor === 'At' ? [i, groups * rank] : [groups * rank, o];
+  if (kernel === 'gather') return factor === 'A' ? [groups, rank, i] : [groups, o, rank];
+  return factor === 'A' ? [groups * rank, i] : [o, groups * rank];
 }
 
-export function stackedLoraName(layer: number, target: LoraTarget, factor: 'At' | 'Bt'): string {
+export function stackedLoraName(layer: number, target: LoraTarget, factor: 'A' | 'B'): string {
   return `lora_stack.layers.${layer}.${target}.${factor}`;
 }
 
@@ -161,25 +166,27 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
   }
 
   // Per-row module selection for the stacked variant.
-  let moduleMask = '';
+  let rowMask = '';
   let moduleIds = '';
   if (lora.kind === 'stacked') {
     g.inputs.push({ name: 'module_ids', elemType: DataType.INT64, shape: ['batch_size'] });
     moduleIds = 'module_ids';
     if (lora.kernel === 'onehot') {
-      // [b] -> one-hot [b, G] -> [b, 1, G, 1], multiplied into the [b, s, G, r] LoRA activations.
+      // [b] -> one-hot [b, G] -> repeated over the sequence -> [b*s, G, 1], multiplied into
+      // the [b*s, G, r] LoRA activations.
       const depth = g.int64s([lora.groups]);
       const values = g.weight('onehot_values', [2], { raw: new Uint8Array(new Float32Array([0, 1]).buffer) });
-      const onehot = g.op('OneHot', [moduleIds, depth, values], { axis: -1 });
-      moduleMask = g.op('Unsqueeze', [onehot, g.int64s([1, 3])]);
+      const onehot = g.op('Unsqueeze', [g.op('OneHot', [moduleIds, depth, values], { axis: -1 }), g.int64s([1])]); // [b, 1, G]
+      const seqShape = g.op('Concat', [g.int64s([1]), g.op('Shape', ['input_ids'], { start: 1, end: 2 }), g.int64s([1])], { axis: 0 });
+      rowMask = g.op('Reshape', [g.op('Tile', [onehot, seqShape]), g.int64s([-1, lora.groups, 1])]);
     }
   }
   if (lora.kind === 'inputs') {
     for (let l = 0; l < dims.numLayers; l++) {
       for (const t of lora.config.targets) {
         const [i, o] = linearShape(dims, t);
-        g.inputs.push({ name: loraInputName(l, t, 'At'), elemType: DataType.FLOAT, shape: [i, lora.config.rank] });
-        g.inputs.push({ name: loraInputName(l, t, 'Bt'), elemType: DataType.FLOAT, shape: [lora.config.rank, o] });
+        g.inputs.push({ name: loraInputName(l, t, 'A'), elemType: DataType.FLOAT, shape: [lora.config.rank, i] });
+        g.inputs.push({ name: loraInputName(l, t, 'B'), elemType: DataType.FLOAT, shape: [o, lora.config.rank] });
       }
     }
   }
@@ -188,37 +195,40 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
     const [i, o] = linearShape(dims, target);
     const y = g.op('MatMul', [x, w(tensorNames.linear(layer, target), [i, o])]);
     if (lora.kind === 'none' || !lora.config.targets.includes(target)) return y;
-    let delta: string;
+    const scale = lora.config.scale;
+    // Gemm is 2-D: fold [b, s, in] into [b*s, in] and unfold the delta to y's shape.
+    const x2 = g.op('Reshape', [x, g.int64s([-1, i])]);
+    let delta2: string;
     if (lora.kind === 'inputs') {
-      const u = g.op('MatMul', [x, loraInputName(layer, target, 'At')]);
-      delta = g.op('MatMul', [u, loraInputName(layer, target, 'Bt')]);
+      const u = g.op('Gemm', [x2, loraInputName(layer, target, 'A')], { transB: 1 });
+      delta2 = g.op('Gemm', [u, loraInputName(layer, target, 'B')], { transB: 1, alpha: { f: scale } });
     } else {
       const r = lora.config.rank;
-      const at = stackedLoraName(layer, target, 'At');
-      const bt = stackedLoraName(layer, target, 'Bt');
-      const atShape = stackedLoraShape(dims, r, lora.groups, lora.kernel, target, 'At');
-      const btShape = stackedLoraShape(dims, r, lora.groups, lora.kernel, target, 'Bt');
-      g.weight(at, atShape, lora.factors(at, atShape));
-      g.weight(bt, btShape, lora.factors(bt, btShape));
+      const a = stackedLoraName(layer, target, 'A');
+      const b = stackedLoraName(layer, target, 'B');
+      const aShape = stackedLoraShape(dims, r, lora.groups, lora.kernel, target, 'A');
+      const bShape = stackedLoraShape(dims, r, lora.groups, lora.kernel, target, 'B');
+      g.weight(a, aShape, lora.factors(a, aShape));
+      g.weight(b, bShape, lora.factors(b, bShape));
       if (lora.kernel === 'gather') {
         // [b, s, in] @ [b, in, r] @ [b, r, out]: batched matmuls over the rows' own factors.
-        const u = g.op('MatMul', [x, g.op('Gather', [at, moduleIds], { axis: 0 })]);
-        delta = g.op('MatMul', [u, g.op('Gather', [bt, moduleIds], { axis: 0 })]);
-      } else {
-        // All G modules' A in one GEMM, rows keep only their own group's r columns.
-        const u = g.op('MatMul', [x, at]); // [b, s, G*r]
-        const u4 = g.op('Reshape', [u, g.int64s([0, 0, lora.groups, r])]);
-        const masked = g.op('Mul', [u4, moduleMask]);
-        delta = g.op('MatMul', [g.op('Reshape', [masked, g.int64s([0, 0, lora.groups * r])]), bt]);
+        const at = g.op('Transpose', [g.op('Gather', [a, moduleIds], { axis: 0 })], { perm: [0, 2, 1] });
+        const bt = g.op('Transpose', [g.op('Gather', [b, moduleIds], { axis: 0 })], { perm: [0, 2, 1] });
+        const delta = g.op('MatMul', [g.op('MatMul', [x, at]), bt]);
+        return g.op('Add', [y, g.op('Mul', [delta, g.floatScalar(scale)])]);
       }
+      // All G modules' A in one GEMM [b*s, G*r]; each row keeps only its group's r columns.
+      const u = g.op('Reshape', [g.op('Gemm', [x2, a], { transB: 1 }), g.int64s([-1, lora.groups, r])]);
+      const masked = g.op('Reshape', [g.op('Mul', [u, rowMask]), g.int64s([-1, lora.groups * r])]);
+      delta2 = g.op('Gemm', [masked, b], { transB: 1, alpha: { f: scale } });
     }
-    return g.op('Add', [y, delta]);
+    return g.op('Add', [y, g.op('Reshape', [delta2, g.op('Shape', [y])])]);
   };
 
   const rmsNorm = (x: string, weightName: string): string => {
     const weight = w(weightName, [hidden]);
     if (opts.norm === 'contrib') {
-      return g.op('SimplifiedLayerNormalization', [x, weight], { axis: -1, epsilon: dims.rmsNormEps, stash_type: 1 });
+      return g.op('SimplifiedLayerNormalization', [x, weight], { axis: -1, epsilon: { f: dims.rmsNormEps }, stash_type: 1 });
     }
     const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
     const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.floatScalar(dims.rmsNormEps)])])]);

@@ -9,7 +9,7 @@
 export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;
 export type DataTypeId = (typeof DataType)[keyof typeof DataType];
 
-export type AttributeValue = number | string | number[] | { ints: number[] } | { floats: number[] } | TensorDef;
+export type AttributeValue = number | string | number[] | { f: number } | { ints: number[] } | { floats: number[] } | TensorDef;
 
 export interface NodeDef {
   opType: string;
@@ -17,7 +17,7 @@ export interface NodeDef {
   outputs: string[];
   name?: string;
   domain?: string;
-  /** Integers (Number.isInteger) are written as INT, other numbers as FLOAT; arrays as INTS. */
+  /** Integers (Number.isInteger) are written as INT, other numbers as FLOAT, `{ f }` always as FLOAT; arrays as INTS. */
   attributes?: Record<string, AttributeValue>;
 }
 
@@ -167,6 +167,8 @@ function attributeProto(name: string, value: AttributeValue): ProtoWriter {
     else w.float(2, value).int(20, ATTR.FLOAT);
   } else if (typeof value === 'string') {
     w.string(4, value).int(20, ATTR.STRING);
+  } else if (!Array.isArray(value) && 'f' in value) {
+    w.float(2, value.f).int(20, ATTR.FLOAT);
   } else if (Array.isArray(value) || 'ints' in value) {
     const ints = Array.isArray(value) ? value : value.ints;
     w.packedInts(8, ints).int(20, ATTR.INTS);

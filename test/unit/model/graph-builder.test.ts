@@ -162,8 +162,8 @@ describe('ONNX decoder graphs of the default model match the reference forward p
         for (let l = 0; l < dims.numLayers; l++) {
           for (const t of lora.targets) {
             const f = m.factors.get(factorKey(l, t))!;
-            feeds[loraInputName(l, t, 'At')] = floatTensor(f.At, [f.At.length / lora.rank, lora.rank]);
-            feeds[loraInputName(l, t, 'Bt')] = floatTensor(f.Bt, [lora.rank, f.Bt.length / lora.rank]);
+            feeds[loraInputName(l, t, 'A')] = floatTensor(f.A, [lora.rank, f.A.length / lora.rank]);
+            feeds[loraInputName(l, t, 'B')] = floatTensor(f.B, [f.B.length / lora.rank, lora.rank]);
           }
         }
         return feeds;
