@@ -16,6 +16,11 @@ export const ERROR_TABLE = {
   // LoRA modules (src/lora)
   MODULE_UNAVAILABLE: { status: 503, message: 'The language-group module could not be loaded' },
   MODULE_INVALID: { status: 503, message: 'The language-group module file is invalid' },
+  // languages (src/languages)
+  LANGUAGE_INVALID: { status: 400, message: 'The language field is not a language code or name' },
+  LANGUAGE_UNSUPPORTED: { status: 400, message: 'The language is not supported' },
+  LANGUAGE_NOT_IN_MODEL: { status: 400, message: 'The loaded model has no language group for this language' },
+  SOURCE_UNDETECTED: { status: 422, message: 'The source language could not be detected; give it explicitly' },
   // engine (src/engine)
   INPUT_TOO_LONG: { status: 400, message: 'The text does not fit in the model context' },
   // http + scheduler (src/http, src/scheduler)

@@ -1,0 +1,10 @@
+/**
+ * Languages: codes and names, groups, source detection and pair planning (DESIGN 2).
+ * The HTTP layer imports from here only.
+ */
+export { LANGUAGES, SUPPORTED_CODES, isSupported, languageInfo, languageName, type LanguageInfo } from './table.ts';
+export { normalizeLanguage, type NormalizedLanguage } from './normalize.ts';
+export { DEFAULT_GROUPS, ENGLISH, buildGroupTable, type GroupSpec, type GroupTable } from './groups.ts';
+export { UNDETERMINED, createDetector, createFrancBaseline, type Detection, type Detector, type DetectorOptions } from './detect.ts';
+export type { EngineName } from './backends.ts';
+export { MISMATCH_MIN_CONFIDENCE, planHops, planTranslation, type Hop, type Plan, type PlanArgs } from './plan.ts';
