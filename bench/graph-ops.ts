@@ -83,7 +83,7 @@ function feeds(opts: DecoderGraphOptions, rows: number, seq: number, past: numbe
   return out;
 }
 
-const rows: Array<{ name: string; graphMs: number; createMs: number; decodeMs: number; prefillMs: number }> = [];
+const rows: Array<{ name: string; graphMs: number; createMs: number; decodeMs: number; decode256Ms: number; prefillMs: number }> = [];
 for (const v of variants) {
   let t = performance.now();
   const bytes = buildDecoderGraph(v.opts);
@@ -102,10 +102,12 @@ for (const v of variants) {
     return median(xs);
   };
   const decodeMs = await time(feeds(v.opts, 32, 1, 64), 7);
+  // The same step with 4x the past: the growth is attention plus the KV concatenation.
+  const decode256Ms = await time(feeds(v.opts, 32, 1, 256), 5);
   const prefillMs = await time(feeds(v.opts, 8, 48, 0), 3);
   await session.release();
-  rows.push({ name: v.name, graphMs, createMs, decodeMs, prefillMs });
-  console.error(`${v.name}: build ${graphMs.toFixed(0)} ms, session ${createMs.toFixed(0)} ms, decode b32 ${decodeMs.toFixed(1)} ms, prefill 8x48 ${prefillMs.toFixed(1)} ms`);
+  rows.push({ name: v.name, graphMs, createMs, decodeMs, decode256Ms, prefillMs });
+  console.error(`${v.name}: build ${graphMs.toFixed(0)} ms, session ${createMs.toFixed(0)} ms, decode b32 ${decodeMs.toFixed(1)} ms (past 256: ${decode256Ms.toFixed(1)}), prefill 8x48 ${prefillMs.toFixed(1)} ms`);
 }
 
 // The merged variant is the plain graph with other weight values: same ops, same cost; its
@@ -125,9 +127,9 @@ const md = [
   '',
   `${info.date}, ${info.cpu} x${info.cores}, node ${info.node}, commit ${info.commit}. Model ${pkg.manifest.name} (${dims.numLayers} layers, hidden ${dims.hiddenSize}, vocab ${dims.vocabSize}). Command: \`npx tsx bench/graph-ops.ts\`. Medians.`,
   '',
-  '| variant | build graph ms | create session ms | decode step, batch 32, past 64 (ms) | prefill 8 x 48 tokens (ms) |',
-  '|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.name} | ${r.graphMs.toFixed(0)} | ${r.createMs.toFixed(0)} | ${r.decodeMs.toFixed(1)} | ${r.prefillMs.toFixed(1)} |`),
+  '| variant | build graph ms | create session ms | decode step, batch 32, past 64 (ms) | same, past 256 (ms) | prefill 8 x 48 tokens (ms) |',
+  '|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.name} | ${r.graphMs.toFixed(0)} | ${r.createMs.toFixed(0)} | ${r.decodeMs.toFixed(1)} | ${r.decode256Ms.toFixed(1)} | ${r.prefillMs.toFixed(1)} |`),
   '',
   `Merged variant: same graph as "plain"; merging one module into the base takes ${mergeMs.toFixed(0)} ms (reading base + module: ${readMs.toFixed(0)} ms).`,
   '',

@@ -46,7 +46,9 @@ async function translateCommand(argv: string[]): Promise<void> {
     }
     const hops = plan.hops.map((h) => `${h.from}->${h.to} (group ${h.group})`).join(', ') || 'none (source == target)';
     console.log(`model: ${engine.manifest.name}${engine.manifest.demo ? ' (demo weights: output is not a real translation)' : ''}; mode: ${engine.mode}; provider: ${engine.provider}`);
-    console.log(`source: ${plan.source}${plan.detected ? ` (detected, confidence ${plan.detected.confidence.toFixed(2)})` : ''}; hops: ${hops}`);
+    const detected = values.from ? '' : ` (detected, confidence ${plan.detected?.confidence.toFixed(2)})`;
+    const mismatch = plan.mismatch ? `; the text looks like ${plan.mismatch.detected}, translated as ${plan.source} as asked` : '';
+    console.log(`source: ${plan.source}${detected}${mismatch}; hops: ${hops}`);
     console.log(current);
   } finally {
     await engine.close();
