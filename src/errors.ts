@@ -23,6 +23,7 @@ export const ERROR_TABLE = {
   SOURCE_UNDETECTED: { status: 422, message: 'The source language could not be detected; give it explicitly' },
   // engine (src/engine)
   INPUT_TOO_LONG: { status: 400, message: 'The text does not fit in the model context' },
+  ENGINE_FAILED: { status: 503, message: 'The inference engine stopped' },
   // http + scheduler (src/http, src/scheduler)
   INVALID_REQUEST: { status: 400, message: 'The request does not match the schema' },
   BAD_JSON: { status: 400, message: 'The request body is not valid JSON' },

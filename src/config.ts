@@ -1,0 +1,255 @@
+/**
+ * One typed, validated options object for the server (DESIGN 2: flags > env > file > defaults).
+ * The table below is the single definition of every option: its flag, environment variables,
+ * file key, default and bounds. `loadConfig` reads all sources, validates every value and throws
+ * one CONFIG_INVALID error that lists every problem in words an operator can act on.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { XalmaError } from './errors.ts';
+import type { LoadingMode } from './engine/types.ts';
+
+export interface Config {
+  modelDir: string;
+  mode: LoadingMode;
+  provider: 'cpu' | 'cuda';
+  cudaDeviceId: number;
+  cudaMemLimitMb: number;
+  intraOpThreads: number;
+  interOpThreads: number;
+  maxResidentModules: number;
+  maxMergedSessions: number;
+  host: string;
+  port: number;
+  maxBatchSize: number;
+  maxWaitMs: number;
+  groupAgeBoundMs: number;
+  maxQueue: number;
+  requestTimeoutMs: number;
+  retryAfterSeconds: number;
+  shutdownTimeoutMs: number;
+  bodyLimitBytes: number;
+  maxTextChars: number;
+  maxItems: number;
+  defaultMaxNewTokens: number;
+  maxNewTokensLimit: number;
+  maxBeams: number;
+  cacheBytes: number;
+  apiKeys: string[];
+  rateLimitMax: number;
+  rateLimitWindowMs: number;
+  corsOrigins: string[];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+type Kind = 'string' | 'int' | 'enum' | 'list';
+
+export interface OptionSpec {
+  key: keyof Config;
+  flag: string;
+  env: readonly string[];
+  kind: Kind;
+  default: string | number | readonly string[];
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  /** Values are secrets: never echoed back in errors or logs. */
+  secret?: boolean;
+  description: string;
+}
+
+const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const DEFAULT_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'xalma-tiny-demo');
+const MIB = 1024 * 1024;
+
+export const CONFIG_OPTIONS: readonly OptionSpec[] = [
+  { key: 'modelDir', flag: '--model', env: ['XALMA_MODEL'], kind: 'string', default: 'models/xalma-tiny-demo', description: 'Model package folder (holds manifest.json)' },
+  { key: 'mode', flag: '--mode', env: ['XALMA_MODE'], kind: 'enum', values: ['all', 'single', 'merged'], default: 'all', description: 'How group modules are held: all (one batch mixes groups), single (base + one module on demand), merged (a merged model per group)' },
+  { key: 'provider', flag: '--provider', env: ['XALMA_PROVIDER'], kind: 'enum', values: ['cpu', 'cuda'], default: 'cpu', description: 'onnxruntime execution provider' },
+  { key: 'cudaDeviceId', flag: '--cuda-device', env: ['XALMA_CUDA_DEVICE'], kind: 'int', min: 0, max: 64, default: 0, description: 'CUDA device id (provider cuda)' },
+  { key: 'cudaMemLimitMb', flag: '--cuda-mem-limit-mb', env: ['XALMA_CUDA_MEM_LIMIT_MB'], kind: 'int', min: 0, max: 4_194_304, default: 0, description: 'CUDA arena limit in MiB, 0 = no limit' },
+  { key: 'intraOpThreads', flag: '--intra-op-threads', env: ['XALMA_INTRA_OP_THREADS'], kind: 'int', min: 0, max: 1024, default: 0, description: 'ORT intra-op threads, 0 = ORT default (one per core)' },
+  { key: 'interOpThreads', flag: '--inter-op-threads', env: ['XALMA_INTER_OP_THREADS'], kind: 'int', min: 0, max: 1024, default: 0, description: 'ORT inter-op threads, 0 = ORT default' },
+  { key: 'maxResidentModules', flag: '--max-resident-modules', env: ['XALMA_MAX_RESIDENT_MODULES'], kind: 'int', min: 1, max: 64, default: 2, description: 'single mode: modules kept in memory (LRU)' },
+  { key: 'maxMergedSessions', flag: '--max-merged-sessions', env: ['XALMA_MAX_MERGED_SESSIONS'], kind: 'int', min: 1, max: 64, default: 2, description: 'merged mode: merged group sessions kept open (LRU)' },
+  { key: 'host', flag: '--host', env: ['HOST', 'XALMA_HOST'], kind: 'string', default: '127.0.0.1', description: 'Listen address (the Docker image sets 0.0.0.0)' },
+  { key: 'port', flag: '--port', env: ['PORT', 'XALMA_PORT'], kind: 'int', min: 0, max: 65535, default: 8080, description: 'Listen port (0 = any free port)' },
+  // Scheduler defaults (16 rows, 5 ms, 200 ms) are the design's starting points; bench/http.ts and
+  // bench/engine.ts measure them on the target machine before they are tuned.
+  { key: 'maxBatchSize', flag: '--max-batch-size', env: ['XALMA_MAX_BATCH_SIZE'], kind: 'int', min: 1, max: 1024, default: 16, description: 'Rows per engine batch' },
+  { key: 'maxWaitMs', flag: '--max-wait-ms', env: ['XALMA_MAX_WAIT_MS'], kind: 'int', min: 0, max: 10_000, default: 5, description: 'How long an idle engine waits for a batch to fill' },
+  { key: 'groupAgeBoundMs', flag: '--group-age-bound-ms', env: ['XALMA_GROUP_AGE_BOUND_MS'], kind: 'int', min: 0, max: 600_000, default: 200, description: 'single/merged: stay on the active group only while the oldest queued item is younger than this' },
+  { key: 'maxQueue', flag: '--max-queue', env: ['XALMA_MAX_QUEUE'], kind: 'int', min: 1, max: 1_000_000, default: 512, description: 'Queued rows beyond which requests get 503 QUEUE_FULL' },
+  { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: ['XALMA_REQUEST_TIMEOUT_MS'], kind: 'int', min: 1, max: 86_400_000, default: 60_000, description: 'Per-request deadline (504 DEADLINE_EXCEEDED)' },
+  { key: 'retryAfterSeconds', flag: '--retry-after-s', env: ['XALMA_RETRY_AFTER_S'], kind: 'int', min: 1, max: 3600, default: 1, description: 'Retry-After sent with 503 QUEUE_FULL' },
+  { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: ['XALMA_SHUTDOWN_TIMEOUT_MS'], kind: 'int', min: 0, max: 3_600_000, default: 30_000, description: 'On SIGTERM/SIGINT: how long in-flight work may drain before it is aborted' },
+  { key: 'bodyLimitBytes', flag: '--body-limit', env: ['XALMA_BODY_LIMIT'], kind: 'int', min: 1024, max: 1024 * MIB, default: MIB, description: 'Largest request body in bytes (413 BODY_TOO_LARGE)' },
+  { key: 'maxTextChars', flag: '--max-text-chars', env: ['XALMA_MAX_TEXT_CHARS'], kind: 'int', min: 1, max: 1_000_000, default: 4000, description: 'Longest text per item, in characters (TEXT_TOO_LONG)' },
+  { key: 'maxItems', flag: '--max-items', env: ['XALMA_MAX_ITEMS'], kind: 'int', min: 1, max: 100_000, default: 64, description: 'Most texts per request (TOO_MANY_ITEMS)' },
+  { key: 'defaultMaxNewTokens', flag: '--default-max-new-tokens', env: ['XALMA_DEFAULT_MAX_NEW_TOKENS'], kind: 'int', min: 1, max: 100_000, default: 256, description: 'maxNewTokens when a request does not say' },
+  { key: 'maxNewTokensLimit', flag: '--max-new-tokens-limit', env: ['XALMA_MAX_NEW_TOKENS_LIMIT'], kind: 'int', min: 1, max: 100_000, default: 1024, description: 'Largest maxNewTokens a request may ask for' },
+  { key: 'maxBeams', flag: '--max-beams', env: ['XALMA_MAX_BEAMS'], kind: 'int', min: 1, max: 64, default: 8, description: 'Largest beams a request may ask for' },
+  { key: 'cacheBytes', flag: '--cache-bytes', env: ['XALMA_CACHE_BYTES'], kind: 'int', min: 0, max: 64 * 1024 * MIB, default: 64 * MIB, description: 'Translation cache size in bytes, 0 = off' },
+  { key: 'apiKeys', flag: '--api-keys', env: ['XALMA_API_KEYS'], kind: 'list', default: [], secret: true, description: 'Comma-separated API keys; when set, /v1/* needs Authorization: Bearer <key> (prefer the env var or file over the flag)' },
+  { key: 'rateLimitMax', flag: '--rate-limit', env: ['XALMA_RATE_LIMIT'], kind: 'int', min: 0, max: 10_000_000, default: 0, description: 'Requests per window per API key (per client IP without keys), 0 = off' },
+  { key: 'rateLimitWindowMs', flag: '--rate-limit-window-ms', env: ['XALMA_RATE_LIMIT_WINDOW_MS'], kind: 'int', min: 1, max: 86_400_000, default: 60_000, description: 'Rate-limit window' },
+  { key: 'corsOrigins', flag: '--cors-origins', env: ['XALMA_CORS_ORIGINS'], kind: 'list', default: [], description: 'Comma-separated allowed CORS origins ("*" for any); empty = CORS off' },
+  { key: 'logLevel', flag: '--log-level', env: ['XALMA_LOG_LEVEL', 'LOG_LEVEL'], kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'pino log level' },
+];
+
+/** The config-file option itself (not part of Config). */
+export const CONFIG_FILE_OPTION = { flag: '--config', env: 'XALMA_CONFIG', description: 'Optional JSON file whose keys are the option names of the table (camelCase)' };
+
+type Source = { origin: string; value: unknown };
+
+/** flags > env > file > defaults; every problem is collected, then thrown as one error. */
+export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<Config> {
+  const problems: string[] = [];
+  const flags = parseFlags(argv, problems);
+  const configPath = flags.get(CONFIG_FILE_OPTION.flag)?.value ?? env[CONFIG_FILE_OPTION.env];
+  const file = typeof configPath === 'string' && configPath !== '' ? await readConfigFile(configPath, problems) : {};
+
+  const out: Record<string, unknown> = {};
+  for (const spec of CONFIG_OPTIONS) {
+    const source = pickSource(spec, flags, env, file);
+    const value = source ? coerce(spec, source, problems) : spec.default;
+    out[spec.key] = Array.isArray(value) ? [...value] : value;
+  }
+  const config = out as unknown as Config;
+  if (config.defaultMaxNewTokens > config.maxNewTokensLimit) {
+    problems.push(`defaultMaxNewTokens (${config.defaultMaxNewTokens}) must not exceed maxNewTokensLimit (${config.maxNewTokensLimit})`);
+  }
+  if (problems.length === 0) config.modelDir = await checkModelDir(config.modelDir, problems);
+  if (problems.length > 0) {
+    throw new XalmaError('CONFIG_INVALID', `\n  - ${problems.join('\n  - ')}`, { problems });
+  }
+  return config;
+}
+
+/** The defaults as a Config, without reading any source (tests, embedding). */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  const out: Record<string, unknown> = {};
+  for (const spec of CONFIG_OPTIONS) out[spec.key] = Array.isArray(spec.default) ? [...spec.default] : spec.default;
+  out.modelDir = DEFAULT_MODEL_DIR;
+  return { ...(out as unknown as Config), ...overrides };
+}
+
+/** Markdown table of every option (for the README). */
+export function formatOptionTable(): string {
+  const rows = CONFIG_OPTIONS.map((o) => {
+    const def = Array.isArray(o.default) ? (o.default.length ? o.default.join(',') : '(none)') : String(o.default);
+    const values = o.values ? ` (${o.values.join(' \\| ')})` : '';
+    return `| \`${o.flag}\` | ${o.env.map((e) => `\`${e}\``).join(', ')} | \`${o.key}\` | ${def} | ${o.description}${values} |`;
+  });
+  const cfg = `| \`${CONFIG_FILE_OPTION.flag}\` | \`${CONFIG_FILE_OPTION.env}\` | - | (none) | ${CONFIG_FILE_OPTION.description} |`;
+  return ['| flag | env | file key | default | meaning |', '|---|---|---|---|---|', ...rows, cfg].join('\n');
+}
+
+function parseFlags(argv: readonly string[], problems: string[]): Map<string, Source> {
+  const known = new Set([...CONFIG_OPTIONS.map((o) => o.flag), CONFIG_FILE_OPTION.flag]);
+  const flags = new Map<string, Source>();
+  const args = argv[0] === 'serve' ? argv.slice(1) : argv;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith('--')) {
+      problems.push(`unexpected argument '${arg}' (options look like --port 8080)`);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    if (!known.has(flag)) {
+      problems.push(`unknown option ${flag}`);
+      if (eq === -1 && i + 1 < args.length && !args[i + 1].startsWith('--')) i++;
+      continue;
+    }
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else if (i + 1 < args.length && !args[i + 1].startsWith('--')) value = args[++i];
+    if (value === undefined) {
+      problems.push(`${flag} needs a value`);
+      continue;
+    }
+    flags.set(flag, { origin: flag, value });
+  }
+  return flags;
+}
+
+async function readConfigFile(path: string, problems: string[]): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    problems.push(`config file ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    problems.push(`config file ${path} is not valid JSON (${(err as Error).message})`);
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    problems.push(`config file ${path} must hold a JSON object`);
+    return {};
+  }
+  const keys = new Set<string>(CONFIG_OPTIONS.map((o) => o.key));
+  for (const key of Object.keys(parsed)) {
+    if (!keys.has(key)) problems.push(`config file ${path}: unknown key '${key}'`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function pickSource(spec: OptionSpec, flags: Map<string, Source>, env: NodeJS.ProcessEnv, file: Record<string, unknown>): Source | undefined {
+  const flag = flags.get(spec.flag);
+  if (flag) return flag;
+  for (const name of spec.env) {
+    const v = env[name];
+    if (v !== undefined && v !== '') return { origin: `env ${name}`, value: v };
+  }
+  if (Object.hasOwn(file, spec.key)) return { origin: `config file key '${spec.key}'`, value: file[spec.key] };
+  return undefined;
+}
+
+function coerce(spec: OptionSpec, source: Source, problems: string[]): unknown {
+  const { origin, value } = source;
+  const shown = spec.secret ? '<hidden>' : JSON.stringify(value);
+  const fail = (why: string) => {
+    problems.push(`${origin}: ${why} (got ${shown})`);
+    return spec.default;
+  };
+  switch (spec.kind) {
+    case 'string':
+      if (typeof value !== 'string' || value.trim() === '') return fail('must be a non-empty string');
+      return value;
+    case 'enum':
+      if (typeof value !== 'string' || !spec.values!.includes(value)) return fail(`must be one of ${spec.values!.join(', ')}`);
+      return value;
+    case 'int': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
+      if (!Number.isSafeInteger(n)) return fail('must be an integer');
+      if (n < spec.min! || n > spec.max!) return fail(`must be between ${spec.min} and ${spec.max}`);
+      return n;
+    }
+    case 'list': {
+      const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
+      if (!items || !items.every((x) => typeof x === 'string')) return fail('must be a comma-separated list of strings');
+      const list = (items as string[]).map((x) => x.trim()).filter((x) => x !== '');
+      if (spec.key === 'apiKeys' && list.some((k) => k.length < 16)) return fail('every API key must be at least 16 characters');
+      return list;
+    }
+  }
+}
+
+async function checkModelDir(dir: string, problems: string[]): Promise<string> {
+  // The default is resolved against the package, so `xalma-serve serve` works from any folder.
+  const path = dir === 'models/xalma-tiny-demo' ? DEFAULT_MODEL_DIR : resolve(dir);
+  try {
+    const s = await stat(join(path, 'manifest.json'));
+    if (!s.isFile()) problems.push(`model: ${path}/manifest.json is not a file`);
+  } catch {
+    problems.push(`model: no manifest.json in ${path} (set --model or XALMA_MODEL to a model package folder)`);
+  }
+  return path;
+}

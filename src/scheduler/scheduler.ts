@@ -1,0 +1,302 @@
+/**
+ * The one owner of the request queue (STYLE: state and interfaces). Rows from every client
+ * enter here; the loop is schedule -> engine.translateBatch -> update, one batch in flight
+ * (the engine spends ORT's threads; a second concurrent batch on CPU only splits them).
+ *
+ * Interface, as in vLLM: add(request), abort(ids), schedule(): Batch | null, update(batch, outputs).
+ * Aborts of queued rows take effect at once; aborts of running rows signal the engine, which
+ * stops the row at its next decode step, and the caller is answered without waiting for it.
+ */
+import type { Logger } from 'pino';
+import type { Engine, TranslationItem, TranslationOutput } from '../engine/types.ts';
+import { XalmaError, isXalmaError } from '../errors.ts';
+import { GroupQueues } from './group-queues.ts';
+import { pickGroup } from './policy.ts';
+import type { Batch, BatchReport, Entry, SchedulerOptions, SchedulerRequest } from './types.ts';
+
+type Phase = 'created' | 'running' | 'stopping' | 'stopped';
+type BatchRunner = Pick<Engine, 'translateBatch'>;
+
+export class Scheduler {
+  private readonly queues = new GroupQueues();
+  private readonly byRequest = new Map<string, Set<Entry>>();
+  private readonly now: () => number;
+  private queued = 0;
+  private running: Batch | null = null;
+  private activeGroup: number | null = null;
+  private seq = 0;
+  private batchSeq = 0;
+  private phase: Phase = 'created';
+  private loop: Promise<void> | null = null;
+  /** Set while the loop sleeps; `add` and `stop` call it. */
+  private wake: (() => void) | null = null;
+  private waitingFor: 'work' | 'fill' = 'work';
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly opts: SchedulerOptions,
+    private readonly logger?: Logger,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Rows waiting for a batch. */
+  get depth(): number {
+    return this.queued;
+  }
+
+  /** Rows in the batch the engine is running. */
+  get inFlight(): number {
+    return this.running ? this.running.entries.length : 0;
+  }
+
+  /** Rows that may still be admitted before QUEUE_FULL. */
+  room(): number {
+    return Math.max(0, this.opts.maxQueue - this.queued);
+  }
+
+  /**
+   * Queues one row. Throws (synchronously) QUEUE_FULL when the queue is at its bound and
+   * SHUTTING_DOWN once stopping, so a caller can admit a multi-row request all-or-nothing.
+   */
+  add(req: SchedulerRequest): Promise<TranslationOutput> {
+    if (this.phase === 'stopping' || this.phase === 'stopped') throw new XalmaError('SHUTTING_DOWN');
+    if (!req.continuationOf && this.queued >= this.opts.maxQueue) {
+      throw new XalmaError('QUEUE_FULL', undefined, { queued: this.queued, limit: this.opts.maxQueue });
+    }
+    const controller = new AbortController();
+    const signal = req.item.signal ? AbortSignal.any([req.item.signal, controller.signal]) : controller.signal;
+    const item: TranslationItem = { ...req.item, signal };
+    let settle!: Entry['settle'];
+    const promise = new Promise<TranslationOutput>((resolve, reject) => {
+      settle = (result) => (result instanceof XalmaError ? reject(result) : resolve(result));
+    });
+    const entry: Entry = {
+      seq: ++this.seq,
+      requestId: req.requestId,
+      item,
+      enqueuedAt: req.continuationOf?.enqueuedAt ?? this.now(),
+      deadlineAt: req.deadlineAt ?? Number.POSITIVE_INFINITY,
+      state: 'queued',
+      controller,
+      settle: (result) => {
+        const set = this.byRequest.get(entry.requestId);
+        if (set) {
+          set.delete(entry);
+          if (set.size === 0) this.byRequest.delete(entry.requestId);
+        }
+        settle(result);
+      },
+    };
+    let set = this.byRequest.get(req.requestId);
+    if (!set) this.byRequest.set(req.requestId, (set = new Set()));
+    set.add(entry);
+    this.queues.push(entry);
+    this.queued++;
+    if (this.wake && (this.waitingFor === 'work' || this.queued >= this.opts.maxBatchSize)) this.fireWake();
+    return promise;
+  }
+
+  /** Aborts every queued or running row of the given requests; returns how many rows. */
+  abort(requestIds: Iterable<string>, reason: XalmaError = new XalmaError('REQUEST_ABORTED')): number {
+    let count = 0;
+    for (const id of requestIds) {
+      const set = this.byRequest.get(id);
+      if (!set) continue;
+      for (const entry of [...set]) {
+        if (this.end(entry, 'aborted', reason)) count++;
+      }
+    }
+    if (count > 0) this.checkIdle();
+    return count;
+  }
+
+  /**
+   * Forms the next batch, or null when nothing is queued. Rows past their deadline are
+   * failed here instead of costing compute. Marks the rows running.
+   */
+  schedule(): Batch | null {
+    if (this.running) return null;
+    const now = this.now();
+    const entries: Entry[] = [];
+    let group: number | null = null;
+    if (this.opts.mixesGroups) {
+      while (entries.length < this.opts.maxBatchSize) {
+        const heads = this.queues.heads();
+        if (heads.length === 0) break;
+        let oldest = heads[0];
+        for (const h of heads) if (h.enqueuedAt < oldest.enqueuedAt || (h.enqueuedAt === oldest.enqueuedAt && h.seq < oldest.seq)) oldest = h;
+        this.take(this.queues.shift(oldest.item.group)!, now, entries);
+      }
+      if (entries.length > 0 && entries.every((e) => e.item.group === entries[0].item.group)) group = entries[0].item.group;
+    } else {
+      while (entries.length === 0) {
+        const heads = this.queues.heads().map((e) => ({ group: e.item.group, oldestAt: e.enqueuedAt }));
+        group = pickGroup(heads, this.activeGroup, now, this.opts.groupAgeBoundMs);
+        if (group === null) break;
+        while (entries.length < this.opts.maxBatchSize) {
+          const e = this.queues.shift(group);
+          if (!e) break;
+          this.take(e, now, entries);
+        }
+      }
+      if (entries.length > 0) this.activeGroup = group;
+    }
+    if (entries.length === 0) {
+      this.checkIdle();
+      return null;
+    }
+    const batch: Batch = { id: ++this.batchSeq, group, entries, formedAt: now };
+    this.running = batch;
+    return batch;
+  }
+
+  /** Settles the rows of a finished batch; rows aborted meanwhile were answered already. */
+  update(batch: Batch, outputs: ReadonlyArray<TranslationOutput | XalmaError>, durationMs = this.now() - batch.formedAt): BatchReport {
+    let outputTokens = 0;
+    let failed = 0;
+    let aborted = 0;
+    batch.entries.forEach((entry, i) => {
+      if (entry.state !== 'running') {
+        aborted++;
+        return;
+      }
+      const out = outputs[i];
+      if (out === undefined) {
+        failed++;
+        this.end(entry, 'failed', new XalmaError('INTERNAL_ERROR', 'the engine returned fewer results than rows'));
+      } else if (isXalmaError(out)) {
+        failed++;
+        this.end(entry, 'failed', out);
+      } else if (out.finishReason === 'aborted') {
+        aborted++;
+        this.end(entry, 'aborted', new XalmaError('REQUEST_ABORTED'));
+      } else {
+        outputTokens += out.outputTokens;
+        this.end(entry, 'done', out);
+      }
+    });
+    if (this.running === batch) this.running = null;
+    const report: BatchReport = {
+      id: batch.id,
+      group: batch.group,
+      size: batch.entries.length,
+      groups: [...new Set(batch.entries.map((e) => e.item.group))].sort((a, b) => a - b),
+      durationMs,
+      outputTokens,
+      failed,
+      aborted,
+    };
+    this.opts.observer?.onBatch?.(report);
+    this.logger?.debug(
+      { batchId: batch.id, group: batch.group, groups: report.groups, size: report.size, ms: Math.round(durationMs), outputTokens, failed, aborted, requestIds: [...new Set(batch.entries.map((e) => e.requestId))] },
+      'batch done',
+    );
+    this.checkIdle();
+    return report;
+  }
+
+  /** Starts the run loop against an engine (idempotent). */
+  start(engine: BatchRunner): void {
+    if (this.phase !== 'created') return;
+    this.phase = 'running';
+    this.loop = this.run(engine);
+  }
+
+  /** Resolves once nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.queued === 0 && !this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Refuses new rows, fails every queued and running row with `reason`, ends the loop. */
+  async stop(reason: XalmaError = new XalmaError('SHUTTING_DOWN')): Promise<void> {
+    if (this.phase === 'stopped') return;
+    this.phase = 'stopping';
+    this.abort([...this.byRequest.keys()], reason);
+    this.fireWake();
+    await this.loop;
+    this.phase = 'stopped';
+    this.checkIdle();
+  }
+
+  private async run(engine: BatchRunner): Promise<void> {
+    while (this.phase === 'running') {
+      if (this.queued === 0) {
+        await this.sleep('work', Number.POSITIVE_INFINITY);
+        continue;
+      }
+      await this.waitForFill();
+      const batch = this.schedule();
+      if (!batch) continue;
+      const started = performance.now();
+      let outputs: Array<TranslationOutput | XalmaError>;
+      try {
+        outputs = await engine.translateBatch(batch.entries.map((e) => e.item));
+      } catch (err) {
+        const error = isXalmaError(err) ? err : new XalmaError('INTERNAL_ERROR', 'the engine failed a batch', undefined, { cause: err });
+        this.logger?.error({ err, batchId: batch.id, group: batch.group, size: batch.entries.length }, 'engine batch failed');
+        outputs = batch.entries.map(() => error);
+      }
+      this.update(batch, outputs, performance.now() - started);
+    }
+  }
+
+  /** With an idle engine, gives a partial batch up to maxWaitMs (from its oldest row) to fill. */
+  private async waitForFill(): Promise<void> {
+    if (this.opts.maxWaitMs <= 0 || this.queued >= this.opts.maxBatchSize) return;
+    const heads = this.queues.heads();
+    if (heads.length === 0) return;
+    const oldest = Math.min(...heads.map((e) => e.enqueuedAt));
+    const remaining = this.opts.maxWaitMs - (this.now() - oldest);
+    if (remaining > 0) await this.sleep('fill', remaining);
+  }
+
+  private sleep(reason: 'work' | 'fill', ms: number): Promise<void> {
+    this.waitingFor = reason;
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(ms) ? setTimeout(() => this.fireWake(), ms) : undefined;
+      this.wake = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private fireWake(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  /** Moves a shifted row into the forming batch, or fails it when its deadline passed. */
+  private take(entry: Entry, now: number, into: Entry[]): void {
+    this.queued--;
+    if (entry.deadlineAt <= now) {
+      entry.state = 'aborted';
+      this.opts.observer?.onEntryEnd?.('aborted');
+      entry.settle(new XalmaError('DEADLINE_EXCEEDED'));
+      return;
+    }
+    entry.state = 'running';
+    into.push(entry);
+  }
+
+  /** The single place an entry leaves queued/running; false when it had already ended. */
+  private end(entry: Entry, state: 'done' | 'aborted' | 'failed', result: TranslationOutput | XalmaError): boolean {
+    if (entry.state !== 'queued' && entry.state !== 'running') return false;
+    if (entry.state === 'queued') this.queued--;
+    if (entry.state === 'running' && state === 'aborted') entry.controller.abort(result);
+    entry.state = state;
+    this.opts.observer?.onEntryEnd?.(state);
+    entry.settle(result);
+    return true;
+  }
+
+  private checkIdle(): void {
+    if (this.queued !== 0 || this.running || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../src/server.ts';
+import { SENTENCES } from '../http/helpers.ts';
+import { postJson, startTestServer } from './helpers.ts';
+
+let server: RunningServer;
+beforeAll(async () => {
+  server = await startTestServer({ maxBatchSize: 16, maxWaitMs: 5, cacheBytes: 0 });
+});
+afterAll(async () => {
+  await server.shutdown('test done');
+});
+
+describe('a mixed-language burst', () => {
+  it('serves 64 concurrent requests across all 8 groups, all 200, in fewer engine batches than requests', async () => {
+    const engine = server.app.xalma.engine;
+    const before = engine.stats().batches;
+    const targets = ['en', 'de', 'fr', 'ja'];
+    const requests = Array.from({ length: 64 }, (_, i) => {
+      const s = SENTENCES[i % SENTENCES.length];
+      // distinct texts so nothing could be deduplicated; sources given half of the time
+      const body = { text: `${s.text} (${i})`, target: s.lang === 'en' ? 'de' : i % 5 === 0 ? targets[i % 4] : 'en', ...(i % 2 ? { source: s.lang } : {}), options: { maxNewTokens: 6 } };
+      return postJson(`${server.url}/v1/translate`, body);
+    });
+    const results = await Promise.all(requests);
+    expect(results.map((r) => r.status)).toEqual(Array(64).fill(200));
+    const groups = new Set(results.map((r) => r.body.translations[0].group));
+    expect(groups.size).toBe(8);
+    const rows = results.reduce((n, r) => n + (r.body.translations[0].pivot ? 2 : r.body.translations[0].group === null ? 0 : 1), 0);
+    const batches = engine.stats().batches - before;
+    expect(batches).toBeLessThan(64);
+    expect(batches).toBeGreaterThan(0);
+    console.log(`burst: 64 requests, ${rows} engine rows, ${batches} engine batches`);
+  });
+});

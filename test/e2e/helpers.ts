@@ -1,0 +1,28 @@
+/**
+ * e2e: the real server (startServer: real detector, real engine on the demo model, mode all)
+ * on a loopback port, driven by real HTTP clients (fetch / node:http).
+ */
+import type { Config } from '../../src/config.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { testConfig } from '../http/helpers.ts';
+
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<RunningServer> {
+  return startServer(testConfig({ host: '127.0.0.1', port: 0, ...overrides }), { signals: false });
+}
+
+export async function postJson(url: string, body: unknown, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...init });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` holds (or fails the test after `ms`). */
+export async function until(check: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}

@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { isXalmaError } from '../../../src/errors.ts';
+import { Scheduler } from '../../../src/scheduler/scheduler.ts';
+import type { SchedulerOptions } from '../../../src/scheduler/types.ts';
+import { FakeRunner, item } from './fake-runner.ts';
+
+function make(over: Partial<SchedulerOptions> = {}, clock?: { t: number }) {
+  return new Scheduler({
+    mixesGroups: false,
+    maxBatchSize: 4,
+    maxWaitMs: 0,
+    groupAgeBoundMs: 200,
+    maxQueue: 100,
+    ...(clock ? { now: () => clock.t } : {}),
+    ...over,
+  });
+}
+
+const codeOf = async (p: Promise<unknown>) => p.then(() => 'ok', (e) => (isXalmaError(e) ? e.code : String(e)));
+
+describe('Scheduler.schedule', () => {
+  it('in all mode forms oldest-first batches that mix groups', () => {
+    const clock = { t: 0 };
+    const s = make({ mixesGroups: true }, clock);
+    for (const g of [1, 2, 3, 1, 2, 3]) {
+      clock.t++;
+      void s.add({ requestId: `r${clock.t}`, item: item(g) });
+    }
+    const b = s.schedule()!;
+    expect(b.entries.map((e) => e.item.group)).toEqual([1, 2, 3, 1]);
+    expect(b.group).toBeNull();
+  });
+
+  it('in single mode a batch holds one group, and it keeps the active group to avoid module switches', () => {
+    const clock = { t: 0 };
+    const s = make({}, clock);
+    const groups = [1, 2, 1, 2, 1, 2, 1, 2, 1, 2];
+    groups.forEach((g, i) => void s.add({ requestId: `r${i}`, item: item(g) }));
+    const first = s.schedule()!;
+    expect(first.group).toBe(1);
+    expect(first.entries.every((e) => e.item.group === 1)).toBe(true);
+    s.update(first, first.entries.map(() => ({ text: '', promptTokens: 1, outputTokens: 1, finishReason: 'eos' as const })));
+    void s.add({ requestId: 'late', item: item(1) });
+    clock.t += 50; // under the age bound: stay on group 1 although group 2 is older
+    const second = s.schedule()!;
+    expect(second.group).toBe(1);
+    expect(second.entries).toHaveLength(2);
+  });
+
+  it('bounds starvation: a waiting group is served once its oldest row passes the age bound', () => {
+    const clock = { t: 0 };
+    const s = make({ groupAgeBoundMs: 200 }, clock);
+    void s.add({ requestId: 'starving', item: item(2) });
+    void s.add({ requestId: 'first', item: item(1) });
+    // group 1 is made active, then keeps receiving work
+    let batch = s.schedule()!;
+    expect(batch.group).toBe(2); // oldest first when nothing is active
+    s.update(batch, batch.entries.map(() => ({ text: '', promptTokens: 1, outputTokens: 1, finishReason: 'eos' as const })));
+    batch = s.schedule()!;
+    expect(batch.group).toBe(1);
+    void s.add({ requestId: 'waiting-2', item: item(2) });
+    const servedAt: number[] = [];
+    for (let step = 0; step < 20; step++) {
+      s.update(batch, batch.entries.map(() => ({ text: '', promptTokens: 1, outputTokens: 1, finishReason: 'eos' as const })));
+      clock.t += 30;
+      void s.add({ requestId: `g1-${step}`, item: item(1) });
+      batch = s.schedule()!;
+      if (batch.group === 2) {
+        servedAt.push(clock.t);
+        break;
+      }
+    }
+    expect(servedAt).toHaveLength(1);
+    expect(servedAt[0]).toBeLessThanOrEqual(200 + 30);
+  });
+
+  it('fails rows whose deadline passed instead of sending them to the engine', async () => {
+    const clock = { t: 1000 };
+    const s = make({}, clock);
+    const late = s.add({ requestId: 'late', item: item(1), deadlineAt: 1001 });
+    const fine = s.add({ requestId: 'fine', item: item(1), deadlineAt: 5000 });
+    clock.t = 2000;
+    const b = s.schedule()!;
+    expect(b.entries.map((e) => e.requestId)).toEqual(['fine']);
+    expect(await codeOf(late)).toBe('DEADLINE_EXCEEDED');
+    s.update(b, [{ text: 'x', promptTokens: 1, outputTokens: 1, finishReason: 'eos' }]);
+    expect(await fine).toMatchObject({ text: 'x' });
+  });
+
+  it('puts a pivot continuation by its original age, ahead of newer rows', () => {
+    const clock = { t: 0 };
+    const s = make({ maxBatchSize: 1 }, clock);
+    clock.t = 10;
+    void s.add({ requestId: 'new', item: item(3) });
+    void s.add({ requestId: 'hop2', item: item(3), continuationOf: { enqueuedAt: 5 } });
+    expect(s.schedule()!.entries[0].requestId).toBe('hop2');
+  });
+});
+
+describe('Scheduler admission and aborts', () => {
+  it('refuses synchronously with QUEUE_FULL at the bound, but admits pivot continuations', () => {
+    const s = make({ maxQueue: 2 });
+    void s.add({ requestId: 'a', item: item(1) });
+    void s.add({ requestId: 'b', item: item(1) });
+    expect(s.room()).toBe(0);
+    expect(() => s.add({ requestId: 'c', item: item(1) })).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }));
+    expect(() => s.add({ requestId: 'a', item: item(4), continuationOf: { enqueuedAt: 0 } })).not.toThrow();
+  });
+
+  it('aborting a queued request frees its queue room and keeps it out of the next batch', async () => {
+    const s = make({ maxQueue: 3 });
+    const gone = s.add({ requestId: 'gone', item: item(1) });
+    const gone2 = s.add({ requestId: 'gone', item: item(1) });
+    void s.add({ requestId: 'stay', item: item(1) });
+    expect(s.abort(['gone'])).toBe(2);
+    expect(await codeOf(gone)).toBe('REQUEST_ABORTED');
+    expect(await codeOf(gone2)).toBe('REQUEST_ABORTED');
+    expect(s.depth).toBe(1);
+    expect(s.room()).toBe(2);
+    expect(s.schedule()!.entries.map((e) => e.requestId)).toEqual(['stay']);
+  });
+
+  it('aborting a running row signals the engine and answers the caller at once', async () => {
+    const s = make();
+    const p = s.add({ requestId: 'r', item: item(1) });
+    const b = s.schedule()!;
+    expect(b.entries[0].item.signal!.aborted).toBe(false);
+    s.abort(['r']);
+    expect(b.entries[0].item.signal!.aborted).toBe(true);
+    expect(await codeOf(p)).toBe('REQUEST_ABORTED');
+    const report = s.update(b, [{ text: '', promptTokens: 1, outputTokens: 0, finishReason: 'aborted' }]);
+    expect(report.aborted).toBe(1);
+  });
+});
+
+describe('Scheduler run loop', () => {
+  it('serves a burst of 40 rows in few batches of at most maxBatchSize', async () => {
+    const runner = new FakeRunner(2, 3);
+    const s = make({ mixesGroups: true, maxBatchSize: 16, maxWaitMs: 5 });
+    s.start(runner);
+    const all = Array.from({ length: 40 }, (_, i) => s.add({ requestId: `r${i}`, item: item((i % 8) + 1, `x${i}`) }));
+    const outs = await Promise.all(all);
+    expect(outs.map((o) => o.text)).toEqual(Array.from({ length: 40 }, (_, i) => `[${(i % 8) + 1}] x${i}`));
+    expect(runner.batches.length).toBeLessThanOrEqual(4);
+    expect(Math.max(...runner.batches.map((b) => b.length))).toBeLessThanOrEqual(16);
+    await s.stop();
+  });
+
+  it('in single mode never mixes groups in one engine call', async () => {
+    const runner = new FakeRunner(1, 2);
+    const s = make({ maxBatchSize: 8, maxWaitMs: 2 });
+    s.start(runner);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => s.add({ requestId: `r${i}`, item: item((i % 3) + 1) })));
+    for (const b of runner.batches) expect(new Set(b.map((i) => i.group)).size).toBe(1);
+    await s.stop();
+  });
+
+  it('fails only the rows of a failing module', async () => {
+    const runner = new FakeRunner();
+    runner.failGroups.add(2);
+    const s = make({ mixesGroups: true, maxWaitMs: 2 });
+    s.start(runner);
+    const ok = s.add({ requestId: 'a', item: item(1) });
+    const bad = s.add({ requestId: 'b', item: item(2) });
+    expect(await codeOf(ok)).toBe('ok');
+    expect(await codeOf(bad)).toBe('MODULE_UNAVAILABLE');
+    await s.stop();
+  });
+
+  it('stop fails queued rows with SHUTTING_DOWN and refuses new ones', async () => {
+    const runner = new FakeRunner(20, 5);
+    const s = make({ maxBatchSize: 1 });
+    s.start(runner);
+    const rows = Array.from({ length: 3 }, (_, i) => codeOf(s.add({ requestId: `r${i}`, item: item(1) })));
+    await new Promise((r) => setTimeout(r, 5));
+    await s.stop();
+    const codes = await Promise.all(rows);
+    expect(codes.every((c) => c === 'SHUTTING_DOWN')).toBe(true);
+    expect(() => s.add({ requestId: 'x', item: item(1) })).toThrow(expect.objectContaining({ code: 'SHUTTING_DOWN' }));
+  });
+
+  it('idle() resolves once every admitted row is answered', async () => {
+    const runner = new FakeRunner(1, 1);
+    const s = make({ mixesGroups: true });
+    s.start(runner);
+    const rows = Array.from({ length: 10 }, (_, i) => s.add({ requestId: `r${i}`, item: item(1) }));
+    await s.idle();
+    expect(s.depth + s.inFlight).toBe(0);
+    await Promise.all(rows);
+    await s.stop();
+  });
+});
