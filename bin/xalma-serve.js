@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-// Thin launcher: runs the TypeScript CLI through tsx so no build step is needed.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+// Launcher: registers tsx's loader and runs the TypeScript CLI in this same process (no build
+// step, and signals such as SIGTERM reach the server directly).
+import { register } from 'tsx/esm/api';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+register();
+await import('../src/main.ts');
