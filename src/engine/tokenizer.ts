@@ -14,10 +14,9 @@ import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { XalmaError } from '../errors.ts';
 
-/** X-ALMA chat prompt (DESIGN 1): "<s>" is the BOS token, the rest is text. */
-export const DEFAULT_PROMPT_TEMPLATE = '<s>[INST] Translate this from {source} to {target}:\n{source}: {text}\n{target}: [/INST]';
+import { BOS_MARKER, DEFAULT_PROMPT_TEMPLATE } from '../model/prompt.ts';
 
-const BOS_MARKER = '<s>';
+export { DEFAULT_PROMPT_TEMPLATE };
 
 export interface EncodeOptions {
   /** Prepend `bosId` (default false). */

@@ -5,6 +5,7 @@
  */
 import { XalmaError } from '../errors.ts';
 import { isSupported } from './table.ts';
+import { XALMA_GROUPS } from '../model/xalma-groups.ts';
 
 export interface GroupSpec {
   id: number;
@@ -15,16 +16,8 @@ export interface GroupSpec {
 
 export const ENGLISH = 'en';
 
-export const DEFAULT_GROUPS: readonly GroupSpec[] = Object.freeze([
-  { id: 1, name: 'Germanic', languages: ['af', 'da', 'de', 'is', 'nl', 'no', 'sv'] },
-  { id: 2, name: 'Romance', languages: ['ca', 'es', 'gl', 'it', 'pt', 'ro'] },
-  { id: 3, name: 'East/South Slavic', languages: ['bg', 'mk', 'ru', 'sr', 'uk'] },
-  { id: 4, name: 'Southeast Asian (+fr)', languages: ['fr', 'id', 'mg', 'ms', 'th', 'vi'] },
-  { id: 5, name: 'Central/Eastern European', languages: ['cs', 'el', 'hu', 'lt', 'lv', 'pl'] },
-  { id: 6, name: 'Eurasian mix', languages: ['et', 'fi', 'ja', 'ka', 'ko', 'zh'] },
-  { id: 7, name: 'Indo-Aryan', languages: ['gu', 'hi', 'mr', 'ne', 'ur'] },
-  { id: 8, name: 'Turkic and Semitic', languages: ['ar', 'az', 'fa', 'he', 'kk', 'ky', 'tr', 'uz'] },
-]);
+/** X-ALMA's table; defined once, with the package format that writes it into manifests. */
+export const DEFAULT_GROUPS: readonly GroupSpec[] = Object.freeze(XALMA_GROUPS.map((g) => ({ ...g, languages: [...g.languages] })));
 
 /** Lookup from language to its group; read-only after construction. */
 export interface GroupTable {

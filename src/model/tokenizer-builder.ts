@@ -12,6 +12,7 @@
  * written for this file, and pseudo-words sampled from a character-bigram model of each seed.
  * Same options -> byte-identical JSON (no clocks, no Math.random, insertion-ordered maps).
  */
+import { BOS_MARKER, DEFAULT_PROMPT_TEMPLATE } from './prompt.ts';
 
 export interface TokenizerBuildOptions {
   /** Total ids including specials, byte tokens and any <extra_N> padding. */
@@ -50,8 +51,8 @@ const LANGUAGE_NAMES: ReadonlyArray<readonly [string, string]> = [
   ['kk', 'Kazakh'], ['ky', 'Kyrgyz'], ['tr', 'Turkish'], ['uz', 'Uzbek'], ['en', 'English'],
 ];
 
-/** Canonical X-ALMA prompt (DESIGN 1); kept here so the builder does not depend on the engine. */
-const PROMPT = '[INST] Translate this from {source} to {target}:\n{source}: {text}\n{target}: [/INST]';
+/** The prompt text without its BOS marker: the corpus needs its words, not the special token. */
+const PROMPT = DEFAULT_PROMPT_TEMPLATE.slice(BOS_MARKER.length);
 
 /**
  * One paragraph per language, written for this project ("Good morning! The weather is nice,
