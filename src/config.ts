@@ -76,10 +76,13 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: '--host', env: ['HOST', 'XALMA_HOST'], kind: 'string', default: '127.0.0.1', description: 'Listen address (the Docker image sets 0.0.0.0)' },
   { key: 'port', flag: '--port', env: ['PORT', 'XALMA_PORT'], kind: 'int', min: 0, max: 65535, default: 8080, description: 'Listen port (0 = any free port)' },
   // Batch cap 32: on 2 cores output tokens/s still grows from batch 16 to 32 (bench/results/engine.md),
-  // and DESIGN 4 measures batching at 32 concurrent requests. Max wait 5 ms and the 200 ms group
-  // age bound are starting points, not yet tuned by measurement.
+  // and DESIGN 4 measures batching at 32 concurrent requests. Max wait 15 ms (from the later of a
+  // row's arrival and the engine freeing up): closed-loop clients whose batch just ended send
+  // their next requests over ~10 ms, and a 5 ms window sent half-full batches (bench/results/
+  // peers.md); 15 ms is ~1% of a bench-model translation. The 200 ms group age bound is a
+  // starting point, not yet tuned by measurement.
   { key: 'maxBatchSize', flag: '--max-batch-size', env: ['XALMA_MAX_BATCH_SIZE'], kind: 'int', min: 1, max: 1024, default: 32, description: 'Rows per engine batch' },
-  { key: 'maxWaitMs', flag: '--max-wait-ms', env: ['XALMA_MAX_WAIT_MS'], kind: 'int', min: 0, max: 10_000, default: 5, description: 'How long an idle engine waits for a batch to fill' },
+  { key: 'maxWaitMs', flag: '--max-wait-ms', env: ['XALMA_MAX_WAIT_MS'], kind: 'int', min: 0, max: 10_000, default: 15, description: 'How long an idle engine waits for a batch to fill (from the later of the oldest row and the engine freeing up)' },
   { key: 'groupAgeBoundMs', flag: '--group-age-bound-ms', env: ['XALMA_GROUP_AGE_BOUND_MS'], kind: 'int', min: 0, max: 600_000, default: 200, description: 'single/merged: stay on the active group only while the oldest queued item is younger than this' },
   { key: 'maxQueue', flag: '--max-queue', env: ['XALMA_MAX_QUEUE'], kind: 'int', min: 1, max: 1_000_000, default: 512, description: 'Queued rows beyond which requests get 503 QUEUE_FULL' },
   { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: ['XALMA_REQUEST_TIMEOUT_MS'], kind: 'int', min: 1, max: 86_400_000, default: 60_000, description: 'Per-request deadline (504 DEADLINE_EXCEEDED)' },

@@ -220,6 +220,9 @@ export class Scheduler {
     this.checkIdle();
   }
 
+  /** When the engine last finished a batch (the fill window starts no earlier). */
+  private freeSince = Number.NEGATIVE_INFINITY;
+
   private async run(engine: BatchRunner): Promise<void> {
     while (this.phase === 'running') {
       if (this.queued === 0) {
@@ -239,16 +242,24 @@ export class Scheduler {
         outputs = batch.entries.map(() => error);
       }
       this.update(batch, outputs, performance.now() - started);
+      this.freeSince = this.now();
     }
   }
 
-  /** With an idle engine, gives a partial batch up to maxWaitMs (from its oldest row) to fill. */
+  /**
+   * With an idle engine, gives a partial batch up to maxWaitMs to fill, counted from the later
+   * of its oldest row's arrival and the moment the engine became free. Counting from the engine
+   * matters under closed-loop load: when a batch ends, its clients' next requests arrive over
+   * the following milliseconds, and a window that had already expired (because the oldest row
+   * waited through the whole previous batch) sent half-full batches (bench/results/peers.md:
+   * mean 16 rows per batch at 32 concurrent clients).
+   */
   private async waitForFill(): Promise<void> {
     if (this.opts.maxWaitMs <= 0 || this.queued >= this.opts.maxBatchSize) return;
     const heads = this.queues.heads();
     if (heads.length === 0) return;
     const oldest = Math.min(...heads.map((e) => e.enqueuedAt));
-    const remaining = this.opts.maxWaitMs - (this.now() - oldest);
+    const remaining = this.opts.maxWaitMs - (this.now() - Math.max(oldest, this.freeSince));
     if (remaining > 0) await this.sleep('fill', remaining);
   }
 

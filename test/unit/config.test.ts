@@ -31,7 +31,7 @@ describe('loadConfig', () => {
     expect(cfg.maxBatchSize).toBe(7);
     expect(cfg.mode).toBe('single');
     expect(cfg.host).toBe('0.0.0.0');
-    expect(cfg.maxWaitMs).toBe(5);
+    expect(cfg.maxWaitMs).toBe(15); // the default
     expect(cfg.modelDir).toBe(dir);
   });
 

@@ -146,6 +146,25 @@ describe('Scheduler run loop', () => {
     await s.stop();
   });
 
+  it('closed-loop clients: the fill window opens when the engine frees up, so batches stay full', async () => {
+    // 12 clients, batch cap 8: 4 rows wait through the first batch. When it ends, its 8
+    // clients send their next request over the following ~14 ms (as HTTP clients do). A window
+    // counted from the 4 old rows' arrival has long expired and would send a batch of ~4; one
+    // counted from the engine becoming free fills the batch.
+    const runner = new FakeRunner(20, 2);
+    const s = make({ mixesGroups: true, maxBatchSize: 8, maxWaitMs: 30 });
+    s.start(runner);
+    const client = async (k: number) => {
+      for (let round = 0; round < 2; round++) {
+        await s.add({ requestId: `c${k}r${round}`, item: item(1, `c${k}`) });
+        await new Promise((r) => setTimeout(r, 2 * (k % 8)));
+      }
+    };
+    await Promise.all(Array.from({ length: 12 }, (_, k) => client(k)));
+    expect(runner.batches.map((b) => b.length)).toEqual([8, 8, 8]);
+    await s.stop();
+  });
+
   it('in single mode never mixes groups in one engine call', async () => {
     const runner = new FakeRunner(1, 2);
     const s = make({ maxBatchSize: 8, maxWaitMs: 2 });
