@@ -5,7 +5,7 @@
  *   (b) /v1/translate answered from the translation cache,
  *   (c) /v1/translate with real translations (cache off) at concurrency 1, 8 and 32,
  * each server in its own process so the load generator does not share its event loop.
- * Results go to bench/results/http-<timestamp>.{json,md} with machine, commit and command.
+ * Results go to bench/results/http.{json,md} with machine, commit and command.
  *
  *   npx tsx bench/http.ts [--duration 10] [--rounds 5] [--connections 32] [--max-new-tokens 16] [--mode all] [--cases abc]
  * (a) and (b) run in `rounds` alternating rounds of duration/rounds seconds; (c) runs `duration` s per concurrency.
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
 
   // (a) and (b) alternate in short rounds on two live servers and report the median round:
   // on a shared machine, load from elsewhere shifts between rounds, and a single back-to-back
-  // pair measured ratios from 0.34 to 1.09 (bench/results/http-2026-11-25T09-2*).
+  // pair measured ratios from 0.34 to 1.09 in four runs on 2026-11-25.
   const rounds = Number(arg('rounds', '5'));
   const servers: Array<{ name: string; child: Child }> = [];
   if (cases.includes('a')) servers.push({ name: 'a) bare fastify route', child: await spawnChild(['bare']) });
@@ -193,8 +193,7 @@ async function main(): Promise<void> {
 
   const dir = join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
-  const stamp = meta.date.replace(/[:.]/g, '-');
-  await writeFile(join(dir, `http-${stamp}.json`), `${JSON.stringify({ ...meta, ratios, rows }, null, 2)}\n`);
+  await writeFile(join(dir, 'http.json'), `${JSON.stringify({ ...meta, ratios, rows }, null, 2)}\n`);
   const md = [
     `# bench/http.ts ${meta.date}`,
     '',
@@ -210,8 +209,8 @@ async function main(): Promise<void> {
     `real translations tokens/s, 32 vs 1 connections: **${ratios.tokensPerSecC32VsC1}x**`,
     '',
   ].join('\n');
-  await writeFile(join(dir, `http-${stamp}.md`), md);
-  console.error(`wrote bench/results/http-${stamp}.{json,md}`);
+  await writeFile(join(dir, 'http.md'), md);
+  console.error('wrote bench/results/http.{json,md}');
 }
 
 const childAt = process.argv.indexOf('--child');
