@@ -12,8 +12,8 @@
 /** Marker words per language (lowercase, whole tokens). */
 const WORDS: Record<string, string> = {
   // Austronesian pair: Malay (Malaysia) vs Indonesian spellings and vocabulary.
-  ms: 'ialah kerana bahawa boleh sahaja iaitu selepas manakala semasa apabila wang kerajaan polis syarikat beliau semalam baharu bilion peratus antarabangsa tempatan pelajar kanak-kanak lelaki isteri cuba mencuba fikir berfikir mahu cakap bercakap walaupun macam pula esok kedai kereta bandar pasukan perlawanan sokongan menyokong kenyataan tentera pegawai jabatan mahkamah peguam cukai hospital doktor projek parti undi filem muzik televisyen universiti komuniti kualiti aktiviti minit ogos julai disember khamis jumaat ahad encik puan menerusi amat ramai patut sepatutnya mengenai dakwaan kakitangan negeri kini daripada',
-  id: 'karena bahwa bisa saja yaitu setelah ketika uang pemerintah polisi perusahaan kemarin baru miliar persen internasional setempat siswa anak-anak laki-laki pria istri coba mencoba pikir berpikir mau berbicara meskipun besok toko mobil kota tim pertandingan dukungan mendukung pernyataan tentara petugas pengadilan pengacara pajak rumah dokter proyek partai pemilu film musik televisi universitas komunitas kualitas aktivitas menit agustus juli desember kamis jumat minggu sangat banyak harus nggak tidak adalah mengatakan serikat sekarang',
+  ms: 'ialah kerana bahawa boleh sahaja iaitu selepas manakala semasa apabila wang kerajaan polis syarikat semalam baharu bilion peratus antarabangsa tempatan kanak-kanak lelaki isteri cuba mencuba fikir berfikir mahu cakap bercakap walaupun macam esok kedai kereta bandar perlawanan sokongan menyokong kenyataan tentera pegawai jabatan mahkamah peguam cukai hospital doktor projek parti undi filem muzik televisyen universiti komuniti kualiti aktiviti minit ogos julai disember khamis jumaat ahad encik puan menerusi amat ramai patut sepatutnya dakwaan kakitangan negeri daripada',
+  id: 'karena bahwa bisa yaitu uang pemerintah polisi perusahaan kemarin miliar persen internasional siswa anak-anak laki-laki pria istri coba mencoba pikir berpikir mau besok toko mobil tim pertandingan dukungan mendukung pernyataan tentara petugas pengadilan pengacara pajak dokter proyek partai pemilu film musik televisi universitas komunitas kualitas aktivitas menit agustus juli desember kamis jumat nggak mengatakan serikat',
   // Scandinavian pair: Danish vs Norwegian Bokmål (and Swedish beside them).
   da: 'af hvad nogle meget efter end mellem uge siger sagde gøre ud op mod nu blev bliver være været hvis kun hvor ikke også sådan mindst første anden tredje skal nogen kan godt øvrigt derfor selv dag dage år siden',
   no: 'av hva noen mye etter enn mellom uke sier sa gjøre ut opp mot nå ble blir vært hvordan bare fikk kjøre kommer hjem ikkje dei eit mange også første andre tredje slik dette disse fra',
@@ -29,7 +29,7 @@ const WORDS: Record<string, string> = {
   // Turkic Latin trio.
   az: 'və ilə bu üçün deyil kimi çox olan edir etdi idi daha bir onun',
   tr: 've ile bu için değil gibi çok olarak ancak ama daha bir olan ise yaptı',
-  uz: "va bilan bu uchun ham edi emas kabi juda boʻlgan bo'lgan qilgan yil yilda bir lekin hamda",
+  uz: "va bilan bu uchun ham edi emas kabi juda boʻlgan bo'lgan qilgan yil yilda bir lekin hamda haqida orqali keyin mumkin kerak qilib esa yoki ular shu hech nima qanday boʻyicha bo'yicha oʻz o'z koʻp ko'p endi hali yana faqat",
   // Devanagari trio.
   hi: 'है हैं का की के में से को ने और यह था थे थी कि भी पर लिए गया किया रहा',
   mr: 'आहे आहेत च्या ची चा चे ला मध्ये आणि हे होते होता झाले केले या त्या नाही',
@@ -55,7 +55,7 @@ const LETTERS: Record<string, RegExp> = {
   es: /ñ|ción\b/u,
   ca: /l·l|[àèò]|ny\b/u,
   az: /ə/u,
-  uz: /[og][ʻ'‘’]/u,
+  uz: /[og][ʻ'‘’`]|q(?!u)/u,
   tr: /ı/u,
   mr: /ळ/u,
   mk: /[ѓќѕ]/u,

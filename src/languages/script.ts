@@ -79,6 +79,9 @@ const counts = new Int32Array(13);
 const ORDER: readonly Script[] = ['Latn', 'Cyrl', 'Arab', 'Deva', 'Grek', 'Hebr', 'Geor', 'Thai', 'Gujr', 'Hang', 'Kana', 'Hani', 'Other'];
 const INDEX = new Map(ORDER.map((s, i) => [s, i]));
 
+/** Share of the letters from which a non-Latin script outranks a Latin majority. */
+const NON_LATIN_MIN_SHARE = 0.2;
+
 /** Counts letters per script; any kana makes Han text Japanese, any hangul makes it Korean. */
 export function routeScript(text: string): ScriptRoute {
   counts.fill(0);
@@ -103,5 +106,12 @@ export function routeScript(text: string): ScriptRoute {
   else if (hang > 0 && hang + han > kana) counts[9] += han;
   let best = 0;
   for (let i = 1; i < ORDER.length; i++) if (counts[i] > counts[best]) best = i;
+  if (best === 0) {
+    // Latin inside another script's text is mostly names and brands ("CBS 为 310 万、NBC 为 294万"),
+    // while the reverse is rare: a non-Latin script with a fair share of the letters wins.
+    let other = 1;
+    for (let i = 2; i < ORDER.length - 1; i++) if (counts[i] > counts[other]) other = i;
+    if (counts[other] >= NON_LATIN_MIN_SHARE * letters) best = other;
+  }
   return { script: ORDER[best], letters, share: counts[best] / letters };
 }

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector, type Detector } from '../../../src/languages/index.ts';
 import { CONFUSABLE_GROUPS, groupOf, ruleEvidence } from '../../../src/languages/rules.ts';
+import { routeScript } from '../../../src/languages/script.ts';
+import { markerScores } from '../../../src/languages/markers.ts';
 
 const tokens = (s: string) => s.toLowerCase().split(/[^\p{L}\p{M}'ʻ’‘`·-]+/u).filter((w) => w.length > 0);
 const evidence = (lang: string, s: string) => ruleEvidence(lang, tokens(s), s.toLowerCase());
@@ -44,6 +46,78 @@ describe('group rules (rules.ts)', () => {
   });
 });
 
+describe('group rules added for Cyrillic, Kazakh/Kyrgyz and Arabic script', () => {
+  const more = (a: string, s: string, b: string) => expect(evidence(a, s)).toBeGreaterThan(evidence(b, s));
+
+  it('separates the Slavic Cyrillic five by letters and function words', () => {
+    more('ru', 'Он сказал, что это было сделано ещё вчера.', 'uk');
+    more('uk', 'Він сказав, що це було зроблено ще вчора.', 'ru');
+    more('bg', 'Той каза, че това вече е направено.', 'mk');
+    more('mk', 'Тој рече дека тоа веќе е направено.', 'bg');
+    more('sr', 'Он је рекао да ће то већ бити урађено.', 'mk');
+    more('mk', 'Тој рече дека тоа ќе биде направено.', 'sr');
+  });
+
+  it('separates Kazakh letters from Kyrgyz long vowels and genitive', () => {
+    more('kk', 'Қазақстан үкіметі бұл туралы айтты.', 'ky');
+    more('ky', 'Кыргызстандын өкмөтү бул тууралуу айтты.', 'kk');
+  });
+
+  it('separates Arabic, Persian and Urdu by letters and function words', () => {
+    more('ar', 'قال الرئيس إن الحكومة ستعمل على هذه القضية.', 'fa');
+    more('fa', 'رئیس جمهور گفت که دولت برای این مسئله کار می کند.', 'ar');
+    more('ur', 'صدر نے کہا کہ حکومت اس مسئلے پر کام کرے گی۔', 'fa');
+  });
+
+  it('uses Indonesian/Malay word pairs (terjadi/berlaku, mulai/bermula, tersebut)', () => {
+    more('id', 'Kejadian tersebut terjadi sekitar pukul tiga.', 'ms');
+    more('ms', 'Kejadian itu berlaku kira-kira pukul tiga.', 'id');
+  });
+
+  it('uses Afrikaans -sie and sk- against Dutch -tie and sch-', () => {
+    more('af', 'Die polisie se situasie by die skool', 'nl');
+    more('nl', 'De politie en de situatie bij de school', 'af');
+  });
+
+  it('uses Galician -ción/ñ against Portuguese -ção/nh and Spanish diphthongs', () => {
+    more('gl', 'Descoñécese a situación', 'pt');
+    more('pt', 'Desconhece-se a situação', 'gl');
+    more('es', 'Se desconoce la situación del puerto', 'gl');
+  });
+});
+
+describe('script routing with embedded Latin names', () => {
+  it('keeps Chinese, Thai and Korean text with Latin brand names in its own script', () => {
+    expect(routeScript('CBS 为 310 万、NBC 为 294 万、MSNBC 为 289 万。').script).toBe('Hani');
+    expect(routeScript('Scherzer ต้องการปะทะกับ Rockies').script).toBe('Thai');
+    expect(routeScript('Manchester United 감독은 말했다').script).toBe('Hang');
+  });
+
+  it('leaves Latin text with a few foreign letters Latin', () => {
+    expect(routeScript('The word 你好 means hello in Mandarin Chinese.').script).toBe('Latn');
+    expect(routeScript('Sie nannte es «Москва» in ihrem Bericht über die Reise.').script).toBe('Latn');
+  });
+});
+
+describe('Danish ej / Norwegian ei and b-d-g / p-t-k spellings', () => {
+  it('counts them for the right language', () => {
+    const da = 'Han havde brugt hele dagen på at købe en ny lejlighed uden hendes hjælp.';
+    const no = 'Han hadde brukt hele dagen på å kjøpe en ny leilighet uten hennes hjelp.';
+    expect(evidence('da', da)).toBeGreaterThan(evidence('no', da));
+    expect(evidence('no', no)).toBeGreaterThan(evidence('da', no));
+  });
+});
+
+describe('Uzbek markers outside its group', () => {
+  it('gives Uzbek q (not qu) and oʻ/gʻ a marker over Estonian and English', () => {
+    const out = new Float64Array(3);
+    const text = 'yangi qonun qabul';
+    markerScores(tokens(text), text, ['uz', 'et', 'en'], out);
+    expect(out[0]).toBeGreaterThan(out[1]);
+    expect(out[0]).toBeGreaterThan(out[2]);
+  });
+});
+
 describe('detector on confusable pairs', () => {
   let detector: Detector;
   beforeAll(async () => {
@@ -62,6 +136,13 @@ describe('detector on confusable pairs', () => {
     ['nl', 'De regering heeft gezegd dat zij de nieuwe wet niet zal aanvaarden, want het is erg duur.'],
     ['az', 'Bu gün hava çox gözəldir və biz uşaqlarla birlikdə parka getdik.'],
     ['uz', "Bu yil oʻzbek tilida koʻp kitoblar chiqdi va ular juda mashhur boʻldi."],
+    // 3-word snippets (short-text weights) and the new groups.
+    ['ms', 'Kerajaan berkata bahawa'],
+    ['id', 'Pemerintah mengatakan bahwa'],
+    ['mk', 'Владата на Македонија рече дека ќе ги намали даноците следната година.'],
+    ['sr', 'Влада Србије је рекла да ће следеће године смањити порезе.'],
+    ['bg', 'Правителството на България каза, че ще намали данъците догодина.'],
+    ['zh', 'CBS 为 310 万、NBC 为 294 万、MSNBC 为 289 万。'],
   ];
   for (const [lang, text] of cases) {
     it(`detects ${lang}`, () => {
