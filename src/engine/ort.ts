@@ -46,11 +46,13 @@ function sessionOptions(cfg: SessionConfig, provider: 'cpu' | 'cuda', externalDa
   };
   if (cfg.intraOpThreads) opts.intraOpNumThreads = cfg.intraOpThreads;
   if (cfg.interOpThreads) opts.interOpNumThreads = cfg.interOpThreads;
+  const session: Record<string, string> = {};
   if (externalDataDir) {
     // Graphs built in memory point at weights inside the model package (ONNX external data);
     // ORT resolves those paths against this folder (and refuses paths that escape it).
-    opts.extra = { session: { model_external_initializers_file_folder_path: externalDataDir } };
+    session.model_external_initializers_file_folder_path = externalDataDir;
   }
+  opts.extra = { session };
   return opts;
 }
 

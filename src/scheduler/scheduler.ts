@@ -17,6 +17,9 @@ import type { Batch, BatchReport, Entry, SchedulerOptions, SchedulerRequest } fr
 type Phase = 'created' | 'running' | 'stopping' | 'stopped';
 type BatchRunner = Pick<Engine, 'translateBatch'>;
 
+/** A fill window never stays open longer than this many maxWaitMs (15 ms default: 120 ms). */
+const FILL_CAP_WAITS = 8;
+
 export class Scheduler {
   private readonly queues = new GroupQueues();
   private readonly byRequest = new Map<string, Set<Entry>>();
@@ -93,6 +96,7 @@ export class Scheduler {
     set.add(entry);
     this.queues.push(entry);
     this.queued++;
+    this.lastArrival = this.now();
     if (this.wake && (this.waitingFor === 'work' || this.queued >= this.opts.maxBatchSize)) this.fireWake();
     return promise;
   }
@@ -222,6 +226,8 @@ export class Scheduler {
 
   /** When the engine last finished a batch (the fill window starts no earlier). */
   private freeSince = Number.NEGATIVE_INFINITY;
+  /** When the last row was added (a fill window stays open while rows keep coming). */
+  private lastArrival = Number.NEGATIVE_INFINITY;
 
   private async run(engine: BatchRunner): Promise<void> {
     while (this.phase === 'running') {
@@ -247,20 +253,31 @@ export class Scheduler {
   }
 
   /**
-   * With an idle engine, gives a partial batch up to maxWaitMs to fill, counted from the later
-   * of its oldest row's arrival and the moment the engine became free. Counting from the engine
-   * matters under closed-loop load: when a batch ends, its clients' next requests arrive over
-   * the following milliseconds, and a window that had already expired (because the oldest row
-   * waited through the whole previous batch) sent half-full batches (bench/results/peers.md:
-   * mean 16 rows per batch at 32 concurrent clients).
+   * With an idle engine, gives a partial batch time to fill: maxWaitMs counted from the later of
+   * its oldest row's arrival and the moment the engine became free, then longer while rows keep
+   * arriving (a gap under maxWaitMs/2), up to FILL_CAP_WAITS * maxWaitMs in all.
+   * - From the engine, not only the oldest row: when a batch ends, its clients' next requests
+   *   arrive over the following milliseconds, and a window that had already expired (the oldest
+   *   row waited through the whole batch) sent half-full batches.
+   * - While arrivals continue: a burst of 32 clients on an idle engine arrives over tens of ms
+   *   on 2 busy cores; a fixed window sent a 2-row batch and made the other 30 wait through it
+   *   (bench model, 32 connections: 4 batches for 64 rows).
    */
   private async waitForFill(): Promise<void> {
-    if (this.opts.maxWaitMs <= 0 || this.queued >= this.opts.maxBatchSize) return;
+    if (this.opts.maxWaitMs <= 0) return;
     const heads = this.queues.heads();
     if (heads.length === 0) return;
     const oldest = Math.min(...heads.map((e) => e.enqueuedAt));
-    const remaining = this.opts.maxWaitMs - (this.now() - Math.max(oldest, this.freeSince));
-    if (remaining > 0) await this.sleep('fill', remaining);
+    const opened = Math.max(oldest, this.freeSince);
+    const quietMs = Math.max(1, this.opts.maxWaitMs / 2);
+    while (this.phase === 'running' && this.queued < this.opts.maxBatchSize) {
+      const now = this.now();
+      const window = this.opts.maxWaitMs - (now - opened);
+      const stillArriving = now - this.lastArrival < quietMs && now - opened < FILL_CAP_WAITS * this.opts.maxWaitMs;
+      if (window > 0) await this.sleep('fill', window);
+      else if (stillArriving) await this.sleep('fill', quietMs);
+      else return;
+    }
   }
 
   private sleep(reason: 'work' | 'fill', ms: number): Promise<void> {

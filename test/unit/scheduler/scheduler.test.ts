@@ -165,6 +165,22 @@ describe('Scheduler run loop', () => {
     await s.stop();
   });
 
+  it('a burst on an idle engine that arrives over longer than maxWaitMs still forms one batch', async () => {
+    // 24 rows, one every ~1-2 ms: a fixed 10 ms window would send ~6-10 and keep the rest
+    // waiting through that batch; the window stays open while arrivals continue (gap < 5 ms).
+    const runner = new FakeRunner(5, 2);
+    const s = make({ mixesGroups: true, maxBatchSize: 32, maxWaitMs: 10 });
+    s.start(runner);
+    const all: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 24; i++) {
+      all.push(s.add({ requestId: `b${i}`, item: item(1, `b${i}`) }));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(all);
+    expect(runner.batches.map((b) => b.length)).toEqual([24]);
+    await s.stop();
+  });
+
   it('in single mode never mixes groups in one engine call', async () => {
     const runner = new FakeRunner(1, 2);
     const s = make({ maxBatchSize: 8, maxWaitMs: 2 });
