@@ -30,7 +30,7 @@ export interface EngineOptions {
   maxModuleBytes?: number;
   /** merged mode: most merged sessions resident (LRU); default 2. */
   maxMergedSessions?: number;
-  /** all mode: stacked LoRA kernel; default 'onehot' (bench/engine.ts). */
+  /** all mode: stacked LoRA kernel; default 'onehot' (faster, bench/results/graph-ops.md). */
   stackedKernel?: StackedKernel;
   /** Verify sha256 of package files and of each module's first load; default true. */
   verifyChecksums?: boolean;

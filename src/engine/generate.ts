@@ -7,8 +7,14 @@
  *
  * KV cache: the graph concatenates past and new keys (present = Concat(past, k)), so ORT
  * returns a fresh [rows, kvHeads, T, headDim] buffer per layer per step and we hand it back as
- * the next step's past. Our own per-step buffers (ids, mask, positions) are sized by the row
- * count and allocated once per batch at the maximum length (see `StepBuffers`).
+ * the next step's past. Chosen by measurement over a preallocated cache: the JavaScript around
+ * the steps (feeds, selection, this bookkeeping) is 0.2-2% of a generation (bench/results/
+ * summary.md, "where the time goes"), and with standard ONNX ops a fixed-capacity cache still
+ * copies O(T) per step (ScatterND into it, Slice out of it), so it would only trade one copy
+ * for another. The real saving is a shared past/present buffer (onnxruntime-node does write
+ * into caller-provided output tensors, checked) with the GroupQueryAttention contrib op, which
+ * needs right-padded caches: not built yet. Our own per-step buffers (ids, mask, positions)
+ * are allocated once per batch at the maximum length, not per step.
  */
 import type { DecodingOptions, FinishReason } from './types.ts';
 import { argmax, logSoftmaxRow, sampleRow, topK } from './decoding.ts';
