@@ -226,6 +226,8 @@ export class Scheduler {
 
   /** When the engine last finished a batch (the fill window starts no earlier). */
   private freeSince = Number.NEGATIVE_INFINITY;
+  /** Rows of the last batch sent: 1 means no sign of concurrent clients. */
+  private lastBatchRows = 1;
   /** When the last row was added (a fill window stays open while rows keep coming). */
   private lastArrival = Number.NEGATIVE_INFINITY;
 
@@ -238,6 +240,7 @@ export class Scheduler {
       await this.waitForFill();
       const batch = this.schedule();
       if (!batch) continue;
+      this.lastBatchRows = batch.entries.length;
       const started = performance.now();
       let outputs: Array<TranslationOutput | XalmaError>;
       try {
@@ -262,9 +265,14 @@ export class Scheduler {
    * - While arrivals continue: a burst of 32 clients on an idle engine arrives over tens of ms
    *   on 2 busy cores; a fixed window sent a 2-row batch and made the other 30 wait through it
    *   (bench model, 32 connections: 4 batches for 64 rows).
+   * - Not for a lone row after a one-row batch: with no sign of concurrency it runs at once (the
+   *   first row of a cold burst does too; the rest of the burst then batches together).
    */
   private async waitForFill(): Promise<void> {
     if (this.opts.maxWaitMs <= 0) return;
+    // A lone request on a quiet server runs at once: waiting for company that is not coming
+    // would only add latency (bench/results/peers.md, single-request latency vs transformers.js).
+    if (this.queued === 1 && this.lastBatchRows <= 1) return;
     const heads = this.queues.heads();
     if (heads.length === 0) return;
     const oldest = Math.min(...heads.map((e) => e.enqueuedAt));

@@ -166,8 +166,9 @@ describe('Scheduler run loop', () => {
   });
 
   it('a burst on an idle engine that arrives over longer than maxWaitMs still forms one batch', async () => {
-    // 24 rows, one every ~1-2 ms: a fixed 10 ms window would send ~6-10 and keep the rest
-    // waiting through that batch; the window stays open while arrivals continue (gap < 5 ms).
+    // 24 rows, one every ~1-2 ms. The first runs at once (a lone row on a quiet server); a fixed
+    // 10 ms window would then send ~6-10 and keep the rest waiting through that batch; the
+    // window stays open while arrivals continue (gap < 5 ms), so the other 23 go together.
     const runner = new FakeRunner(5, 2);
     const s = make({ mixesGroups: true, maxBatchSize: 32, maxWaitMs: 10 });
     s.start(runner);
@@ -177,7 +178,20 @@ describe('Scheduler run loop', () => {
       await new Promise((r) => setTimeout(r, 1));
     }
     await Promise.all(all);
-    expect(runner.batches.map((b) => b.length)).toEqual([24]);
+    expect(runner.batches.map((b) => b.length)).toEqual([1, 23]);
+    await s.stop();
+  });
+
+  it('a lone request on a quiet server is sent at once, without waiting for the fill window', async () => {
+    const runner = new FakeRunner(1, 1);
+    const s = make({ mixesGroups: true, maxBatchSize: 32, maxWaitMs: 200 });
+    s.start(runner);
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await s.add({ requestId: `solo${i}`, item: item(1) });
+      expect(performance.now() - t0).toBeLessThan(100); // a 200 ms window would show
+    }
+    expect(runner.batches.map((b) => b.length)).toEqual([1, 1, 1]);
     await s.stop();
   });
 
