@@ -23,20 +23,9 @@ import { readSafetensorsHeader } from '../src/model/safetensors.ts';
 import { isXalmaError } from '../src/errors.ts';
 import { REPO_ROOT } from '../src/paths.ts';
 import { ensureBenchModel, machineInfo, median, writeResults } from './common.ts';
+import { NEW_TOKENS, TEXTS } from './lib/workload.ts';
 
 const BATCHES = [1, 4, 8, 16, 32];
-const NEW_TOKENS = 32;
-const TEXTS = [
-  'The committee will meet again on Tuesday to discuss the budget for next year.',
-  'Where is the nearest train station?',
-  'Prices rose by three percent in May, the fastest increase since last autumn.',
-  'Thank you very much for your help.',
-  'The museum opens at nine in the morning and closes at six.',
-  'Scientists have found a new species of frog in the rainforest.',
-  'Please send me the report before Friday.',
-  'It was raining heavily when the match began.',
-];
-
 function items(n: number, mixed: boolean): TranslationItem[] {
   return Array.from({ length: n }, (_, i) => ({
     group: mixed ? (i % 8) + 1 : 1,
