@@ -148,8 +148,8 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
     }
   }
 
-  /** Index of the best total, and its margin over the runner-up. */
-  function best(n: number): { index: number; margin: number } {
+  /** Index of the best total, the runner-up's index (-1 if none), and the margin between them. */
+  function best(n: number): { index: number; runnerUp: number; margin: number } {
     let a = 0;
     let b = -1;
     for (let i = 1; i < n; i++) {
@@ -158,7 +158,7 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
         a = i;
       } else if (b < 0 || total[i] > total[b]) b = i;
     }
-    return { index: a, margin: b < 0 ? Infinity : total[a] - total[b] };
+    return { index: a, runnerUp: b, margin: b < 0 ? Infinity : total[a] - total[b] };
   }
 
   /**
@@ -173,14 +173,7 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
     lower: string,
     short: boolean,
   ): void {
-    let a = 0;
-    let b = -1;
-    for (let i = 1; i < n; i++) {
-      if (total[i] > total[a]) {
-        b = a;
-        a = i;
-      } else if (b < 0 || total[i] > total[b]) b = i;
-    }
+    const { index: a, runnerUp: b } = best(n);
     if (b < 0) return;
     const group = groupOf(candidates[a]);
     if (!group || !group.includes(candidates[b]) || groupsDone.has(group)) return;
