@@ -7,7 +7,7 @@
  *
  *   npx tsx bench/graph-ops.ts [--model DIR]
  *
- * Results: bench/results/graph-ops.json and graph-ops.md.
+ * Results: bench/results/graph-ops.json and graph-ops.md (graph-ops-<model name>.* with --model).
  */
 import { parseArgs } from 'node:util';
 import { loadModelPackage } from '../src/model/package.ts';
@@ -125,7 +125,7 @@ const info = machineInfo();
 const md = [
   '# Graph op choice',
   '',
-  `${info.date}, ${info.cpu} x${info.cores}, node ${info.node}, commit ${info.commit}. Model ${pkg.manifest.name} (${dims.numLayers} layers, hidden ${dims.hiddenSize}, vocab ${dims.vocabSize}). Command: \`npx tsx bench/graph-ops.ts\`. Medians.`,
+  `${info.date}, ${info.cpu} x${info.cores}, node ${info.node}, commit ${info.commit}. Model ${pkg.manifest.name} (${dims.numLayers} layers, hidden ${dims.hiddenSize}, vocab ${dims.vocabSize}). Command: \`npx tsx bench/graph-ops.ts${values.model ? ` --model ${values.model}` : ''}\`. Medians.`,
   '',
   '| variant | build graph ms | create session ms | decode step, batch 32, past 64 (ms) | same, past 256 (ms) | prefill 8 x 48 tokens (ms) |',
   '|---|---|---|---|---|---|',
@@ -134,5 +134,7 @@ const md = [
   `Merged variant: same graph as "plain"; merging one module into the base takes ${mergeMs.toFixed(0)} ms (reading base + module: ${readMs.toFixed(0)} ms).`,
   '',
 ].join('\n');
-await writeResults('graph-ops', { bench: 'graph-ops', ...info, command: 'npx tsx bench/graph-ops.ts', rows, mergeMs, readMs }, md);
+// Another model (--model) gets its own result files, so the bench-model record stays.
+const resultName = values.model ? `graph-ops-${pkg.manifest.name}` : 'graph-ops';
+await writeResults(resultName, { bench: 'graph-ops', ...info, command: `npx tsx bench/graph-ops.ts${values.model ? ` --model ${values.model}` : ''}`, rows, mergeMs, readMs }, md);
 console.log(md);
