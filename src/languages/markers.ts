@@ -29,7 +29,7 @@ const WORDS: Record<string, string> = {
   // Turkic Latin trio.
   az: 'və ilə bu üçün deyil kimi çox olan edir etdi idi daha bir onun',
   tr: 've ile bu için değil gibi çok olarak ancak ama daha bir olan ise yaptı',
-  uz: "va bilan bu uchun ham edi emas kabi juda boʻlgan bo'lgan qilgan yil yilda bir lekin hamda haqida orqali keyin mumkin kerak qilib esa yoki ular shu hech nima qanday boʻyicha bo'yicha oʻz o'z koʻp ko'p endi hali yana faqat",
+  uz: "va bilan bu uchun ham edi emas kabi juda boʻlgan bo'lgan qilgan yil yilda bir lekin hamda haqida orqali keyin mumkin kerak qilib esa yoki ular shu hech nima qanday boʻyicha bo'yicha oʻz o'z koʻp ko'p endi hali yana faqat ekan deb dedi yangi katta hamma barcha davlat hukumat shahar toshkent oʻzbekiston o'zbekiston kuni boshqa birinchi ikki toʻrt to'rt besh olti yetti sakkiz ming eng koʻra ko'ra sababli tomonidan qarshi hozir bugun kecha ertaga odamlar xalq mamlakat dunyo vaqt",
   // Devanagari trio.
   hi: 'है हैं का की के में से को ने और यह था थे थी कि भी पर लिए गया किया रहा',
   mr: 'आहे आहेत च्या ची चा चे ला मध्ये आणि हे होते होता झाले केले या त्या नाही',
@@ -50,8 +50,8 @@ const LETTERS: Record<string, RegExp> = {
   nl: /ij|sch/u,
   da: /\baf\b|hed\b/u,
   no: /kj|gj|het\b/u,
-  gl: /\bx[aeiouáéíóú]|ns\b/u,
-  pt: /[ãõ]|ç[ãõ]|lh|nh/u,
+  gl: /\bx[aeiouáéíóú]|óns\b/u,
+  pt: /[ãõ]|ç[ãõ]|lh|(?<!u)nh/u,
   es: /ñ|ción\b/u,
   ca: /l·l|[àèò]|ny\b/u,
   az: /ə/u,

@@ -85,7 +85,9 @@ const RULES: Readonly<Record<string, Rule>> = {
   ),
   // Danish vs Norwegian (Bokmål, some Nynorsk) vs Swedish.
   da: rule(
-    'bruge bruger brugt søge købe skib tabe lege tage tager give giver sige kaldet kaldes havde uden alligevel hendes sit mit dit rejse af hvad nogle meget efter end mellem uge siger sagde gøre ud op nu blev blevet været gået fået sket sådan ' +
+    'løbet selskab selskabet formand præsident sæson sejr undersøgelse oplyser oplysninger politik sygehus syg sygdom læge tæt næsten derefter herefter igennem ' +
+      'blandt måde desværre udvikling udtalte kvinde kvinder mand mænd finde blive sag sager tilfælde købt lave laver lavet rigtig rigtigt vigtig vigtigt vigtige hjælp tredive fyrre danmark danske dansk københavn ' +
+      'bruge bruger brugt søge købe skib tabe lege tage tager give giver sige kaldet kaldes havde uden alligevel hendes sit mit dit rejse af hvad nogle meget efter end mellem uge siger sagde gøre ud op nu blev blevet været gået fået sket sådan ' +
       'spørgsmål måske kende købe tænke lidt bedste igen anden andet gennem mod imod tilbage endnu aldrig altid ' +
       'regeringen procent mig dig sig vores os hende hinanden fik gik tog gav vej nej højt høj øje bog gade mad ' +
       'hjælpe køre ske sø tyve syv selvom hvorfor hvornår hvordan nogen noget hvilke hvilken derfor ' +
@@ -95,10 +97,12 @@ const RULES: Readonly<Record<string, Rule>> = {
       'fremtid virksomhed virksomheden medlemmer  halvtreds tres halvfjerds firs halvfems ' +
       'januar februar marts april juni juli august september oktober november december',
     'hed heden heder ighed tion tionen tioner erne ede',
-    [/øj/gu, /ej/gu],
+    [/øj/gu, /ej/gu, /\bud[a-zæøå]/gu],
   ),
   no: rule(
-    'bruke bruker brukt søke skip tape leke ta tar gi gir si kalt kalles hadde uten likevel hennes sitt mitt ditt dersom reise av hva noen mye etter enn mellom uke sier sa gjøre ut opp nå ble blitt vært gått fått skjedd slik sånn ' +
+    'løpet formann president sesong seier undersøkelse opplyser opplysninger politikk sykehus syk sykdom lege tett nesten deretter heretter ' +
+      'blant måte dessverre utvikling uttalte kvinne kvinner mann menn finne bli sak saker tilfelle kjøpt lage laget riktig riktigt viktig viktigt viktige hjelp tretti førti norge norsk norske oslo ' +
+      'bruke bruker brukt søke skip tape leke ta tar gi gir si kalt kalles hadde uten likevel hennes sitt mitt ditt dersom reise av hva noen mye etter enn mellom uke sier sa gjøre ut opp nå ble blitt vært gått fått skjedd slik sånn ' +
       'spørsmål kanskje kjenne kjøpe tenke litt beste igjen annen annet gjennom mot tilbake ennå aldri alltid ' +
       'regjeringen prosent meg deg seg vår våre oss henne hverandre fikk gikk tok ga vei nei høyt høy øye bok gate mat ' +
       'hjelpe kjøre skje sjø tjue sju hvorfor ikkje eg ein eit dei kva kor berre heilt mykje frå ' +
@@ -108,10 +112,11 @@ const RULES: Readonly<Record<string, Rule>> = {
       'fremtid selskap selskapet medlemmer stortinget femti seksti sytti åtti nitti ' +
       'januar februar mars april juni juli august september oktober november desember',
     'het heten heter ighet sjon sjonen sjoner ene',
-    [/øy/gu, /ei/gu, /\bkj/gu, /\bgj/gu, /skj/gu],
+    [/øy/gu, /ei/gu, /\bkj/gu, /\bgj/gu, /skj/gu, /\but[a-zæøå]/gu],
   ),
   sv: rule(
-    'och att inte är för jag hade från när mycket säger sade hon sina eftersom redan också skulle kunde ' +
+    'ett kanske många själv idag sverige svensk svenska svenske stockholm ' +
+      'och att inte är för jag hade från när mycket säger sade hon sina eftersom redan också skulle kunde ' +
       'vad vilka vilken någon något några mellan efter sedan sen under över bara även eller samt enligt dock ' +
       'kommer kom sagt gjort blivit varit hur varför människor barn landet året världen pengar arbete regeringen ' +
       'medlemmar januari februari mars april juni juli augusti september oktober november december',
@@ -120,7 +125,9 @@ const RULES: Readonly<Record<string, Rule>> = {
   ),
   // Galician vs Portuguese vs Spanish vs Catalan.
   gl: rule(
-    'en con é son ao aos e aquí había eran tres non unha unhas xa polo pola polos polas co coa cos coas tamén moi moito moita moitos moitas hai cando cun cunha ' +
+    'un están veces ' +
+      'quen ben ese esa eses esas ademais xeito galicia galego galega galegos cen tivo estivo puido quere coñecer aquel cousa cousas dicir di din fai estaba sexa fose haberá fronte enriba lonxe xamais case miña túa nosa noso vosa primeiro primeira vello mellor peor pequeno home homes nai irmán xefe lei leis eleccións tempo día mes rúa equipo gañar gañou sinalou engadiu ' +
+      'en con é son ao aos e aquí había eran tres non unha unhas xa polo pola polos polas co coa cos coas tamén moi moito moita moitos moitas hai cando cun cunha ' +
       'dun dunha nun nunha aínda despois ata millóns máis ten teñen lle lles dixo dixeron fixo fixeron facer sen nin ' +
       'entón mentres dende porén tódolos tódalas algún algunha ningún ningunha fóra traballo goberno xente xeral xuño ' +
       'xullo xoves mércores venres luns grazas súa seus súas deles delas mesmo sempre agora  cal cales isto iso ' +
@@ -128,11 +135,13 @@ const RULES: Readonly<Record<string, Rule>> = {
       'xunto xuntos xustiza xuízo cidade cidades novo nova vostede vostedes ela eles elas eu nós ' +
       'ano anos tiña tiñan facía foi foron pode poden houbo ía alí así só tampouco dous catro oito nove ' +
       'hai   ningunha        ',
-    'ción cións zón bel axe aría eiro eira aron ou ble',
+    'ción cións óns zón bel axe aría eiro eira aron ou ble',
     [/\bx[aeiouáéíóú]/gu, /ñ/gu, /ll/gu, /\b(?:un|algu|ningu)nhas?\b/gu],
   ),
   pt: rule(
-    'é ao aos e não uma umas já pelo pela pelos pelas também muito muita muitos muitas há quando isso ainda depois milhões ' +
+    'após ' +
+      'quem bem esse essa esses essas teve esteve pôde quer conhecer coisa dizer diz faz vão estava seja fosse haverá frente longe jamais quase minha tua nossa nosso velho melhor pior pequeno homem mãe pai irmão chefe lei leis eleições tempo dia mês rua equipe equipa ganhar ganhou assinalou acrescentou brasil brasileiro brasileira portugal português portuguesa lisboa primeiro primeira ' +
+      'é ao aos e não uma umas já pelo pela pelos pelas também muito muita muitos muitas há quando isso ainda depois milhões ' +
       'você vocês são estão mas tem têm à às foram disse disseram fez fazer nem então enquanto ' +
       'trabalho governo gente geral junho julho obrigado sua suas mesmo sempre agora ' +
       'mais sem um com em bem quem algum nenhum nenhuma ontem homem homens pessoa pessoas povo água noite ' +
@@ -143,7 +152,9 @@ const RULES: Readonly<Record<string, Rule>> = {
     [/[ãõâêô]/gu, /lh/gu, /(?<!u)nh/gu, /ç/gu, /ss/gu],
   ),
   es: rule(
-    'en con un son la tres el los las y muy hay también hasta después hacer dijo dijeron hizo entonces mientras cuando ' +
+    'están veces ' +
+      'quien bien ese esa esos esas aquel tuvo estuvo pudo quiere conocer cosa cosas decir dice hace van estaba sea fuese fuera habrá frente lejos jamás casi mi tu nuestra nuestro viejo mejor peor pequeño madre padre hermano jefe ley leyes elecciones mes calle equipo ganar ganó señaló añadió además españa español española madrid ' +
+      'en con un son la tres el los las y muy hay también hasta después hacer dijo dijeron hizo entonces mientras cuando ' +
       'le lo su sus puede tiene tienen nuevo nueva bueno tiempo siempre cuenta pueblo cierto mucho mucha ' +
       'muchos muchas millones trabajo gobierno gente junio julio gracias ahora otro otra otros otras ellos ' +
       'ellas unas del al fue fueron sin desde año años hoy ayer mañana él ella yo nosotros usted ustedes ' +

@@ -37,6 +37,21 @@ describe('group rules (rules.ts)', () => {
     expect(evidence('gl', gl)).toBeGreaterThan(evidence('es', gl));
   });
 
+  it('uses Danish ud-/Norwegian ut- prefixes and Galician vs Portuguese pronoun and verb spellings', () => {
+    expect(evidence('da', 'Udviklingen udenfor byen')).toBeGreaterThan(evidence('no', 'Udviklingen udenfor byen'));
+    expect(evidence('no', 'Utviklingen utenfor byen')).toBeGreaterThan(evidence('da', 'Utviklingen utenfor byen'));
+    expect(evidence('gl', 'Quen sexa o mellor')).toBeGreaterThan(evidence('pt', 'Quen sexa o mellor'));
+    expect(evidence('pt', 'Quem seja o melhor')).toBeGreaterThan(evidence('gl', 'Quem seja o melhor'));
+  });
+
+  it('does not count the nh of Galician unha as a Portuguese marker', () => {
+    const out = new Float64Array(2);
+    markerScores(tokens('Hai unha casa'), 'hai unha casa', ['gl', 'pt'], out);
+    expect(out[0]).toBeGreaterThan(out[1]);
+    markerScores(tokens('Tenho uma casa'), 'tenho uma casa', ['gl', 'pt'], out);
+    expect(out[1]).toBeGreaterThan(out[0]);
+  });
+
   it('uses the Turkic letters: ə for Azerbaijani, oʻ/gʻ for Uzbek, ı/ğ for Turkish', () => {
     expect(evidence('az', 'Bu gün hava çox gözəldir və biz parka getdik.')).toBeGreaterThan(evidence('tr', 'Bu gün hava çox gözəldir və biz parka getdik.'));
     expect(evidence('uz', "Bu yil oʻzbek tilida koʻp kitob chiqdi.")).toBeGreaterThan(evidence('tr', "Bu yil oʻzbek tilida koʻp kitob chiqdi."));
