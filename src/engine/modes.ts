@@ -14,7 +14,7 @@ import { readSafetensors, type F32Tensor, type SafetensorsHeader } from '../mode
 import { mergeModuleAsync } from '../model/merge.ts';
 import { pastKeyName, pastValueName, presentKeyName, presentValueName, loraInputName, type StackedKernel } from '../model/graph-builder.ts';
 import { verifyModuleChecksum, validateModuleFile } from '../model/package.ts';
-import { ModuleCache } from '../lora/cache.ts';
+import { ModuleCache, bump, type ModuleCacheStats } from '../lora/cache.ts';
 import { factorKey, loadModuleFile, type LoadedModule } from '../lora/module-file.ts';
 import { createSession, floatTensor, int64Tensor, tensorData, type OrtFeeds, type Session, type SessionConfig } from './ort.ts';
 import { allModeGraph, mergedModeGraph, singleModeGraph } from './graphs.ts';
@@ -89,8 +89,11 @@ function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBatch, fee
   };
 }
 
-function moduleStats(cache: ModuleCache): ModeStats {
-  return { moduleLoads: { ...cache.stats.loads }, moduleEvictions: { ...cache.stats.evictions }, moduleHits: { ...cache.stats.hits } };
+/** Per-group module counters as each runner keeps them (the LoRA cache keeps the same shape). */
+type ModuleCounters = Pick<ModuleCacheStats, 'loads' | 'evictions' | 'hits'>;
+
+function snapshot(c: ModuleCounters): ModeStats {
+  return { moduleLoads: { ...c.loads }, moduleEvictions: { ...c.evictions }, moduleHits: { ...c.hits } };
 }
 
 /** single: base + the active module, factors as graph inputs. */
@@ -162,7 +165,7 @@ export class SingleModeRunner implements ModeRunner {
   }
 
   stats(): ModeStats {
-    return moduleStats(this.cache);
+    return snapshot(this.cache.stats);
   }
 
   async close(): Promise<void> {
@@ -175,8 +178,10 @@ export class MergedModeRunner implements ModeRunner {
   readonly mode = 'merged' as const;
   private readonly sessions: LRUCache<number, Session>;
   private readonly building = new Map<number, Promise<Session>>();
-  private readonly counters: ModeStats = { moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
+  private readonly counters: ModuleCounters = { loads: {}, evictions: {}, hits: {} };
   private readonly inUse = new Map<number, number>();
+  /** Sessions the LRU evicted while a batch was using them: released when it ends. */
+  private readonly retired = new Map<number, Session>();
   private lastProvider: string;
 
   private constructor(private readonly opts: RunnerOptions, private readonly base: Map<string, F32Tensor>) {
@@ -184,7 +189,7 @@ export class MergedModeRunner implements ModeRunner {
     this.sessions = new LRUCache<number, Session>({
       max: opts.maxMergedSessions,
       disposeAfter: (session, group) => {
-        this.counters.moduleEvictions[group] = (this.counters.moduleEvictions[group] ?? 0) + 1;
+        bump(this.counters.evictions, group);
         // A session evicted mid-batch is released when its batch ends (see release()).
         if (!this.inUse.get(group)) void session.release();
         else this.retired.set(group, session);
@@ -192,7 +197,6 @@ export class MergedModeRunner implements ModeRunner {
     });
   }
 
-  private readonly retired = new Map<number, Session>();
 
   static async create(opts: RunnerOptions): Promise<MergedModeRunner> {
     // Merging needs the base linears in memory; they stay resident for later groups' merges.
@@ -217,14 +221,14 @@ export class MergedModeRunner implements ModeRunner {
     const merged = await mergeModuleAsync(this.base, module, pkg.manifest.dims, pkg.manifest.lora);
     const session = await createSession(mergedModeGraph(pkg, this.opts.header, merged), this.opts.session, pkg.dir);
     this.lastProvider = session.provider;
-    this.counters.moduleLoads[group] = (this.counters.moduleLoads[group] ?? 0) + 1;
+    bump(this.counters.loads, group);
     return session;
   }
 
   private async session(group: number): Promise<Session> {
     const cached = this.sessions.get(group);
     if (cached) {
-      this.counters.moduleHits[group] = (this.counters.moduleHits[group] ?? 0) + 1;
+      bump(this.counters.hits, group);
       return cached;
     }
     let pending = this.building.get(group);
@@ -268,7 +272,7 @@ export class MergedModeRunner implements ModeRunner {
   }
 
   stats(): ModeStats {
-    return { moduleLoads: { ...this.counters.moduleLoads }, moduleEvictions: { ...this.counters.moduleEvictions }, moduleHits: { ...this.counters.moduleHits } };
+    return snapshot(this.counters);
   }
 
   async close(): Promise<void> {
@@ -285,7 +289,7 @@ export class AllModeRunner implements ModeRunner {
   private session: Session | null = null;
   private readonly modules: Array<LoadedModule | null>;
   private readonly failures = new Map<number, XalmaError>();
-  private readonly counters: ModeStats = { moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
+  private readonly counters: ModuleCounters = { loads: {}, evictions: {}, hits: {} };
   private rebuilding: Promise<void> | null = null;
   private inFlight = 0;
   private readonly slotOf: Map<number, number>;
@@ -315,7 +319,7 @@ export class AllModeRunner implements ModeRunner {
       try {
         this.modules[slot] = await loadModuleFile(this.opts.pkg, g.id, { verifyChecksum: this.opts.verifyChecksums });
         this.failures.delete(g.id);
-        this.counters.moduleLoads[g.id] = (this.counters.moduleLoads[g.id] ?? 0) + 1;
+        bump(this.counters.loads, g.id);
         changed = true;
       } catch (err) {
         this.failures.set(g.id, asCodedModuleError(err, g.id));
@@ -341,7 +345,7 @@ export class AllModeRunner implements ModeRunner {
     for (const g of new Set(groups)) {
       const err = this.failures.get(g) ?? (this.slotOf.has(g) ? undefined : new XalmaError('MODULE_UNAVAILABLE', `group ${g} is not in the manifest`, { group: g }));
       if (err) failed.set(g, err);
-      else this.counters.moduleHits[g] = (this.counters.moduleHits[g] ?? 0) + 1;
+      else bump(this.counters.hits, g);
     }
     this.inFlight++;
     const session = this.session!;
@@ -360,7 +364,7 @@ export class AllModeRunner implements ModeRunner {
   }
 
   stats(): ModeStats {
-    return { moduleLoads: { ...this.counters.moduleLoads }, moduleEvictions: {}, moduleHits: { ...this.counters.moduleHits } };
+    return snapshot(this.counters);
   }
 
   async close(): Promise<void> {

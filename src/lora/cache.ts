@@ -30,7 +30,8 @@ export interface ModuleCacheStats {
   failures: Record<number, number>;
 }
 
-function bump(rec: Record<number, number>, group: number): void {
+/** Adds one to a per-group counter. */
+export function bump(rec: Record<number, number>, group: number): void {
   rec[group] = (rec[group] ?? 0) + 1;
 }
 
