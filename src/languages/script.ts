@@ -106,7 +106,11 @@ export function routeScript(text: string): ScriptRoute {
   else if (hang > 0 && hang + han > kana) counts[9] += han;
   let best = 0;
   for (let i = 1; i < ORDER.length; i++) if (counts[i] > counts[best]) best = i;
-  if (best === 0) {
+  if (best === 0 && (kana > 0 || hang > 0)) {
+    // Kana and hangul belong to one language each and are not quoted in Latin-script text the way
+    // Latin names are quoted in Japanese or Korean ("Scott Robinsonが"): any of it decides.
+    best = kana >= hang ? 10 : 9;
+  } else if (best === 0) {
     // Latin inside another script's text is mostly names and brands ("CBS 为 310 万、NBC 为 294万"),
     // while the reverse is rare: a non-Latin script with a fair share of the letters wins.
     let other = 1;

@@ -108,6 +108,13 @@ describe('script routing with embedded Latin names', () => {
     expect(routeScript('Manchester United 감독은 말했다').script).toBe('Hang');
   });
 
+  it('lets any kana or hangul decide a Latin-majority snippet (Japanese or Korean around a name)', () => {
+    expect(routeScript('Scott Robinsonが').script).toBe('Kana');
+    expect(routeScript('Facebook、Googleや').script).toBe('Kana');
+    expect(routeScript('Samsung Electronics는').script).toBe('Hang');
+    expect(routeScript('Scott Robinson').script).toBe('Latn');
+  });
+
   it('leaves Latin text with a few foreign letters Latin', () => {
     expect(routeScript('The word 你好 means hello in Mandarin Chinese.').script).toBe('Latn');
     expect(routeScript('Sie nannte es «Москва» in ihrem Bericht über die Reise.').script).toBe('Latn');
