@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XalmaError } from './errors.ts';
 import type { LoadingMode } from './engine/types.ts';
+import { DEFAULT_ENGINES, ENGINE_NAMES, type EngineName } from './languages/engine-names.ts';
 
 export interface Config {
   modelDir: string;
@@ -40,6 +41,8 @@ export interface Config {
   rateLimitMax: number;
   rateLimitWindowMs: number;
   corsOrigins: string[];
+  detectEngines: EngineName[];
+  detectPreload: 'on' | 'off';
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -99,6 +102,8 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'rateLimitMax', flag: '--rate-limit', env: ['XALMA_RATE_LIMIT'], kind: 'int', min: 0, max: 10_000_000, default: 0, description: 'Requests per window per API key (per client IP without keys), 0 = off' },
   { key: 'rateLimitWindowMs', flag: '--rate-limit-window-ms', env: ['XALMA_RATE_LIMIT_WINDOW_MS'], kind: 'int', min: 1, max: 86_400_000, default: 60_000, description: 'Rate-limit window' },
   { key: 'corsOrigins', flag: '--cors-origins', env: ['XALMA_CORS_ORIGINS'], kind: 'list', default: [], description: 'Comma-separated allowed CORS origins ("*" for any); empty = CORS off' },
+  { key: 'detectEngines', flag: '--detect-engines', env: ['XALMA_DETECT_ENGINES'], kind: 'list', values: ENGINE_NAMES, default: DEFAULT_ENGINES, description: `Language-detection engines to combine (${ENGINE_NAMES.join(', ')}); without lingua, start-up is about 4 s faster and the server about 450 MB smaller, and 3-word detection about 1 point worse` },
+  { key: 'detectPreload', flag: '--detect-preload', env: ['XALMA_DETECT_PRELOAD'], kind: 'enum', values: ['on', 'off'], default: 'on', description: "on: load lingua's models at start-up (about 7 s, overlapping the engine's start); off: on first use of each language (a request can then wait ~100 ms per new language)" },
   { key: 'logLevel', flag: '--log-level', env: ['XALMA_LOG_LEVEL', 'LOG_LEVEL'], kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'pino log level' },
 ];
 
@@ -241,6 +246,11 @@ function coerce(spec: OptionSpec, source: Source, problems: string[]): unknown {
       if (!items || !items.every((x) => typeof x === 'string')) return fail('must be a comma-separated list of strings');
       const list = (items as string[]).map((x) => x.trim()).filter((x) => x !== '');
       if (spec.key === 'apiKeys' && list.some((k) => k.length < 16)) return fail('every API key must be at least 16 characters');
+      if (spec.values) {
+        const unknown = list.filter((x) => !spec.values!.includes(x));
+        if (unknown.length > 0) return fail(`unknown value${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; use some of ${spec.values.join(', ')}`);
+        if (list.length === 0) return fail(`must name at least one of ${spec.values.join(', ')}`);
+      }
       return list;
     }
   }

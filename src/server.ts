@@ -135,10 +135,10 @@ export async function startServer(config: Config, opts: { signals?: boolean } = 
   const started = Date.now();
   // One after the other: the detector's wasm start-up has a timer (3 s in emscripten-wasm-loader)
   // that a concurrent engine load, busy on the event loop, could starve.
-  const detector = await createDetector();
+  const detector = await createDetector({ engines: config.detectEngines });
   // The engine runs in a worker thread: ORT's run is synchronous on its calling thread, and here
   // it must never stall the event loop that answers /health and parses requests.
-  const engine = await startEngineWorker({
+  const engineStarting = startEngineWorker({
     modelDir: config.modelDir,
     mode: config.mode,
     provider: config.provider,
@@ -150,6 +150,14 @@ export async function startServer(config: Config, opts: { signals?: boolean } = 
     maxMergedSessions: config.maxMergedSessions,
     logger: logger.child({ component: 'engine' }),
   });
+  // While the worker loads the model: lingua's models (about 4 s on this thread), so that no
+  // request pays for loading them later.
+  if (config.detectPreload === 'on') {
+    const preloadStart = Date.now();
+    detector.preload();
+    logger.info({ ms: Date.now() - preloadStart, engines: detector.engines }, 'detector models loaded');
+  }
+  const engine = await engineStarting;
   let app: FastifyInstance;
   let url: string;
   try {

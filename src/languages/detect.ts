@@ -2,10 +2,12 @@
  * Source-language detection over the supported languages: script routing first, then a staged
  * weighted vote among the languages of that script: fastText (lid.176) + hand-written markers and
  * group rules (rules.ts); cld3 only when that vote's margin is small; eld and franc only when it is
- * still small. See bench/detect.ts for the measurements behind the weights and bench/results/.
+ * still small; for short texts still in doubt, lingua over the best three. See bench/detect.ts for
+ * the measurements behind the weights (bench/tune-detect.ts refits them) and bench/results/.
  */
 import { francAll } from 'franc';
-import { FRANC_CODES, loadBackends, type Backend, type EngineName } from './backends.ts';
+import { FRANC_CODES, LINGUA_MIN_CONFIDENCE, loadBackends, type Backend, type EngineName } from './backends.ts';
+import { DEFAULT_ENGINES } from './engine-names.ts';
 import { markerScores } from './markers.ts';
 import { groupOf, ruleEvidence } from './rules.ts';
 import { SCRIPT_CANDIDATES, routeScript, type Script } from './script.ts';
@@ -24,61 +26,102 @@ export interface Detector {
   detect(text: string): Detection;
   /** Engines this detector combines (for logs and /health). */
   readonly engines: readonly string[];
+  /**
+   * Loads every lazily loaded model now (lingua's: about 4 s, blocking), so no request pays for
+   * it later; idempotent. The server calls it while the engine worker starts.
+   */
+  preload(): void;
   dispose(): void;
 }
 
 export interface DetectorOptions {
-  /** Engines to combine; default all four. */
+  /** Engines to combine; default all five (DEFAULT_ENGINES). */
   engines?: readonly EngineName[];
+  /** Already loaded engines to use instead of loading `engines` (bench/tune-detect.ts memoizes them). */
+  backends?: readonly Backend[];
+  /** Calls preload() before returning. */
+  preload?: boolean;
+  /** Replaces DEFAULT_TUNING (refitting only). */
+  tuning?: DetectorTuning;
 }
+
 
 export const UNDETERMINED = 'und';
 const MAX_CANDIDATES = 3;
-/** Detection looks at most at this many UTF-16 units (eld and cld3 cut at about the same length). */
+/** Detection looks at most at this many UTF-16 units (eld cuts at about the same length, cld3 at 300 bytes). */
 const MAX_TEXT = 1000;
 /** Fewer letters than this (after URLs and e-mail addresses are removed) answers 'und'. */
 const MIN_LETTERS = 2;
 
+type WeightName = EngineName | 'markers';
+
 /**
- * Vote weights, chosen by coordinate ascent on the odd-numbered lines of ntrex-50 (full sentences
- * and 3-word snippets, replaying dumped engine scores; last refit: snippet macro + 0.5 x sentence macro,
- * subject to sentence macro >= 99% on the odd lines) and checked on the even lines; bench/results/detect.md. Refitted together with the offsets, the
- * rule weights and the short-text tables below after the group rules were extended. Scores: fastText log-probability, eld log of its score relative to the
- * best candidate, franc's normalized similarity, cld3's probability for its single answer, and
- * the marker share from markers.ts.
+ * Every number the vote combines with, in one object so bench/tune-detect.ts can refit them.
+ * DEFAULT_TUNING holds the values chosen by coordinate ascent on the odd-numbered lines of
+ * ntrex-50 (objective: 3-word macro + 0.5 x sentence macro, with sentences >= 99% on the odd
+ * lines), checked on the even lines; bench/results/detect.md.
+ *
+ * Scores combined: fastText log-probability, eld log of its score relative to the best
+ * candidate, franc's normalized similarity, cld3's probability for its single answer, lingua's
+ * log-confidence, and the marker share from markers.ts.
  */
-const WEIGHTS: Readonly<Record<EngineName | 'markers', number>> = { fasttext: 1, eld: 9, franc: 6, cld3: 6, markers: 4 };
-/**
- * Texts with fewer letters than this (3-word snippets, short queries) use their own weights and
- * offset corrections: the engines' reliability differs a lot between a sentence and 3 words.
- */
+export interface DetectorTuning {
+  weights: Readonly<Record<WeightName, number>>;
+  /** Texts under SHORT_LETTERS letters (3-word snippets, short queries) use their own weights. */
+  weightsShort: Readonly<Record<WeightName, number>>;
+  /** Per-language offsets: they correct the engines' systematic preferences (fastText and cld3 favour id over ms, ...). */
+  bias: Readonly<Record<string, number>>;
+  /** Added to `bias` for short texts. */
+  biasShort: Readonly<Record<string, number>>;
+  /**
+   * Weight of the hand-written group rules (rules.ts) when the top two candidates share a group,
+   * per group (keyed by the group's first language).
+   */
+  ruleWeight: Readonly<Record<string, number>>;
+  ruleWeightShort: Readonly<Record<string, number>>;
+  /**
+   * Cascade exits: margins between the best and second-best vote score. Stage 1 is fastText +
+   * markers + rules (~40 µs for a sentence), stage 2 adds cld3, stage 3 eld and franc; stage 4
+   * (lingua, short texts only, ~230 µs) runs when stage 3 ends below `stage3Margin`.
+   */
+  stage1Margin: number;
+  stage2Margin: number;
+  stage3Margin: number;
+}
+
+export const DEFAULT_TUNING: DetectorTuning = {
+  weights: { fasttext: 1, eld: 9, franc: 6, cld3: 6, markers: 4, lingua: 0 },
+  weightsShort: { fasttext: 1, eld: 23.5, franc: 6, cld3: 4, markers: 3, lingua: 3 },
+  bias: {
+    af: 4, ar: -0.5, az: 4.5, bg: -4.5, ca: -2.5, cs: 2, da: -0.5, de: -2, en: -4.5, es: -2.5, et: 3.5, fa: -1,
+    fi: 1.5, fr: -2.5, gl: 0.5, hu: 2.5, id: 1, is: 7.5, it: -1.5, kk: 0.5, ky: 3, lt: 4.5, lv: 4.5, mg: 6,
+    mk: -2.5, mr: -1.5, ms: 1, ne: 3, nl: -2.5, no: -2.5, pl: 2, ro: 0.5, ru: -2, sr: -2, tr: 0.5, uk: -2.5,
+    ur: 2.5, uz: 6, vi: 3.5,
+  },
+  biasShort: { af: -1.5, az: 2, ca: 2.5, cs: 0.5, da: -1, en: -2, et: 1, fi: 0.5, fr: 1.5, gl: -0.5, hi: 1, hu: -0.5, id: -2, is: 0.5, it: -1.5, kk: -1, lt: -1, lv: 1.5, mg: -3.5, mk: 0.5, mr: 0.5, ms: -1, no: 0.5, pl: -1, ro: 1.5, ru: -0.5, sr: 1, sv: 0.5, tr: 1.5, uk: 1, uz: 0.5 },
+  ruleWeight: { id: 6, da: 5, gl: 2, af: 7, hi: 11, uz: 3, ru: 2, kk: 10, ar: 3 },
+  ruleWeightShort: { id: 8, da: 2, gl: 6, af: 7, hi: 13, uz: 5, ru: 3, kk: 11, ar: 1 },
+  stage1Margin: 7,
+  stage2Margin: 5,
+  stage3Margin: Infinity,
+};
+
+/** Texts with fewer letters than this use the short-text tables (the engines' reliability differs a lot between a sentence and 3 words). */
 const SHORT_LETTERS = 30;
-const WEIGHTS_SHORT: Readonly<Record<EngineName | 'markers', number>> = { fasttext: 1, eld: 21, franc: 5, cld3: 5.5, markers: 3.5 };
-/** Added to BIAS for short texts. */
-const BIAS_SHORT: Readonly<Record<string, number>> = {
-  af: -0.5, az: 0.5, ca: 1, da: -0.5, de: -0.5, en: -0.5, es: 1, et: 0.5, hu: 0.5, id: -2, is: -1, lt: -0.5,
-  lv: 1.5, mg: -1, mk: 1, ms: -1, nl: -1, no: 1, pl: -1, vi: -1,
-};
-/** What eld contributes for a language it has no model for and no proxy (mg). */
-const ELD_MISSING = -1;
+const RULE_WEIGHT_DEFAULT = 5;
+/** How many of the vote's best candidates lingua weighs, and the score the others get from it. */
+const LINGUA_TOP = 3;
+const LINGUA_FLOOR = Math.log(LINGUA_MIN_CONFIDENCE);
+/** What eld or lingua contributes for a language it has no model for and no proxy (mg). */
+const MISSING_SCORE = -1;
 /**
- * eld has no model for these languages. Instead of a fixed penalty (which pushed every id text
- * toward ms, gl toward pt, af toward nl), such a language gets the best eld score among its
- * close relatives: eld then says nothing about the pair, and the other engines and rules decide.
+ * eld and lingua have no model for some of our languages. Instead of a fixed penalty (which
+ * pushed every id text toward ms, gl toward pt, af toward nl), such a language gets the best
+ * score among its close relatives: the engine then says nothing about the pair, and the other
+ * engines and rules decide.
  */
-const ELD_PROXY: Readonly<Record<string, readonly string[]>> = {
-  id: ['ms'], gl: ['pt', 'es'], af: ['nl'], mk: ['bg', 'sr'], ne: ['hi', 'mr'], uz: ['tr', 'az'], kk: ['ru'], ky: ['ru'],
-};
-/**
- * Per-language offsets, fitted by coordinate ascent on the odd lines (step 0.5) with the weights
- * above; they mostly correct engines' systematic preferences (fastText and cld3 favour id over ms,
- * eld and franc lack is/gl/af, ...).
- */
-const BIAS: Readonly<Record<string, number>> = {
-  af: 4, ar: -0.5, az: 4.5, bg: -4.5, ca: -2.5, cs: 2, da: -0.5, de: -2, en: -4.5, es: -2.5, et: 3.5, fa: -1,
-  fi: 1.5, fr: -2.5, gl: 0.5, hu: 2.5, id: 1, is: 7.5, it: -1.5, kk: 0.5, ky: 3, lt: 4.5, lv: 4.5, mg: 6,
-  mk: -2.5, mr: -1.5, ms: 1, ne: 3, nl: -2.5, no: -2.5, pl: 2, ro: 0.5, ru: -2, sr: -2, tr: 0.5, uk: -2.5,
-  ur: 2.5, uz: 6, vi: 3.5,
+const PROXY: Readonly<Record<string, readonly string[]>> = {
+  id: ['ms'], gl: ['pt', 'es'], af: ['nl'], mk: ['bg', 'sr'], ne: ['hi', 'mr'], uz: ['tr', 'az'], kk: ['ru'], ky: ['kk', 'ru'],
 };
 /**
  * Softmax temperature turning vote scores into confidences; 2 keeps a 3-word id/ms near-tie
@@ -88,23 +131,6 @@ const TEMPERATURE = 2;
 
 const URL_OR_EMAIL = /\b(?:https?:\/\/|www\.)\S+|\S+@\S+\.\S+/giu;
 const WORD_SPLIT = /[^\p{L}\p{M}'ʻ’‘`·-]+/u;
-
-/**
- * Cascade exits (margins between the best and second-best vote score, in the units above).
- * Stage 1 is fastText + markers + group rules (~40 µs for a sentence); stage 2 adds cld3; stage 3
- * adds eld and franc. Chosen on the odd lines of ntrex-50 under the speed budget (>= 5k sentences/s):
- * larger exits buy no sentence accuracy and < 0.1 point on snippets for ~25% more time.
- */
-const STAGE1_MARGIN = 7;
-const STAGE2_MARGIN = 5;
-/**
- * Weight of the hand-written group rules (rules.ts) when the top two candidates share a group,
- * per group (keyed by the group's first language); chosen on the odd lines like the rest.
- */
-const RULE_WEIGHT: Readonly<Record<string, number>> = { id: 6, da: 5, gl: 2, af: 7, hi: 11, uz: 3, ru: 2, kk: 10, ar: 3 };
-/** The same for short texts (SHORT_LETTERS). */
-const RULE_WEIGHT_SHORT: Readonly<Record<string, number>> = { id: 8, da: 3, gl: 2, af: 10, hi: 11, uz: 3, ru: 5, kk: 11, ar: 3 };
-const RULE_WEIGHT_DEFAULT = 5;
 
 function undetermined(): Detection {
   return { language: UNDETERMINED, confidence: 0, candidates: [] };
@@ -116,23 +142,30 @@ function lengthFactor(letters: number): number {
 }
 
 export async function createDetector(options: DetectorOptions = {}): Promise<Detector> {
-  const engines = options.engines ?? (['fasttext', 'cld3', 'eld', 'franc'] as const);
-  const backends: Backend[] = await loadBackends(engines);
+  const backends = options.backends ?? (await loadBackends(options.engines ?? DEFAULT_ENGINES));
+  const engines = backends.map((b) => b.name);
+  const tuning = options.tuning ?? DEFAULT_TUNING;
   const byName = new Map(backends.map((b) => [b.name, b]));
   const stage1 = byName.get('fasttext');
   const stage2 = byName.get('cld3');
   const stage3 = [byName.get('eld'), byName.get('franc')].filter((b): b is Backend => b !== undefined);
+  const stage4 = byName.get('lingua');
   const maxCandidates = SCRIPT_CANDIDATES.Latn.length;
   const total = new Float64Array(maxCandidates);
   const scratch = new Float64Array(maxCandidates);
 
-  function add(b: Backend, text: string, candidates: readonly string[], n: number, short: boolean): void {
+  /**
+   * Adds engine b's weighted scores. With `slots`, `candidates` is a subset and slots[i] is the
+   * index of candidates[i] in the vote.
+   */
+  function add(b: Backend, text: string, candidates: readonly string[], n: number, short: boolean, slots?: readonly number[]): void {
     b.score(text, candidates, scratch);
-    const w = (short ? WEIGHTS_SHORT : WEIGHTS)[b.name];
+    const w = (short ? tuning.weightsShort : tuning.weights)[b.name];
     for (let i = 0; i < n; i++) {
+      const slot = slots ? slots[i] : i;
       let v = scratch[i];
-      if (Number.isNaN(v) && b.name === 'eld') {
-        const proxies = ELD_PROXY[candidates[i]];
+      if (Number.isNaN(v) && (b.name === 'eld' || b.name === 'lingua')) {
+        const proxies = PROXY[candidates[i]];
         if (proxies) {
           for (const p of proxies) {
             const j = candidates.indexOf(p);
@@ -140,12 +173,24 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
           }
         }
         if (Number.isNaN(v)) {
-          total[i] += ELD_MISSING;
+          total[slot] += MISSING_SCORE;
           continue;
         }
       }
-      total[i] += Number.isNaN(v) ? 0 : w * v;
+      total[slot] += Number.isNaN(v) ? 0 : w * v;
     }
+  }
+
+  /**
+   * Stage 4: lingua weighs only the vote's LINGUA_TOP best candidates (its cost grows with the
+   * number of languages: ~40 µs for 3, ~210 µs for all 27 Latin ones); the others get its floor.
+   */
+  function addLingua(b: Backend, text: string, candidates: readonly string[], n: number, short: boolean): void {
+    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => total[y] - total[x]);
+    const top = order.slice(0, LINGUA_TOP);
+    const floor = tuning.weightsShort.lingua * LINGUA_FLOOR;
+    for (const i of order.slice(LINGUA_TOP)) total[i] += floor;
+    add(b, text, top.map((i) => candidates[i]), top.length, short, top);
   }
 
   /** Index of the best total, the runner-up's index (-1 if none), and the margin between them. */
@@ -178,7 +223,7 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
     const group = groupOf(candidates[a]);
     if (!group || !group.includes(candidates[b]) || groupsDone.has(group)) return;
     groupsDone.add(group);
-    const weight = (short ? RULE_WEIGHT_SHORT[group[0]] : undefined) ?? RULE_WEIGHT[group[0]] ?? RULE_WEIGHT_DEFAULT;
+    const weight = (short ? tuning.ruleWeightShort[group[0]] : undefined) ?? tuning.ruleWeight[group[0]] ?? RULE_WEIGHT_DEFAULT;
     // Evidence is computed here, for the group's members only: most texts never need it.
     for (let i = 0; i < n; i++) if (group.includes(candidates[i])) total[i] += weight * ruleEvidence(candidates[i], words, lower);
   }
@@ -196,11 +241,11 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
 
     const n = candidates.length;
     const short = route.letters < SHORT_LETTERS;
-    for (let i = 0; i < n; i++) total[i] = (BIAS[candidates[i]] ?? 0) + (short ? BIAS_SHORT[candidates[i]] ?? 0 : 0);
+    for (let i = 0; i < n; i++) total[i] = (tuning.bias[candidates[i]] ?? 0) + (short ? tuning.biasShort[candidates[i]] ?? 0 : 0);
     const lower = text.toLowerCase();
     const words = lower.split(WORD_SPLIT).filter((w) => w.length > 0);
     markerScores(words, lower, candidates, scratch);
-    const markerWeight = (short ? WEIGHTS_SHORT : WEIGHTS).markers;
+    const markerWeight = (short ? tuning.weightsShort : tuning.weights).markers;
     for (let i = 0; i < n; i++) total[i] += markerWeight * scratch[i];
     // Rules are applied once per group, after the stage that first puts two members on top.
     const groupsDone = new Set<readonly string[]>();
@@ -209,17 +254,22 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
     if (stage1) {
       add(stage1, text, candidates, n, short);
       applyRules(candidates, n, groupsDone, words, lower, short);
-      if (best(n).margin >= STAGE1_MARGIN) return finish(candidates, total, n, route.letters, route.share);
+      if (best(n).margin >= tuning.stage1Margin) return finish(candidates, total, n, route.letters, route.share);
     }
     // Stage 2: cld3.
     if (stage2) {
       add(stage2, text, candidates, n, short);
       applyRules(candidates, n, groupsDone, words, lower, short);
-      if (best(n).margin >= STAGE2_MARGIN) return finish(candidates, total, n, route.letters, route.share);
+      if (best(n).margin >= tuning.stage2Margin) return finish(candidates, total, n, route.letters, route.share);
     }
     // Stage 3: eld and franc.
     for (const b of stage3) add(b, text, candidates, n, short);
     applyRules(candidates, n, groupsDone, words, lower, short);
+    // Stage 4: lingua, for short texts still in doubt.
+    if (stage4 && short && best(n).margin < tuning.stage3Margin) {
+      addLingua(stage4, text, candidates, n, short);
+      applyRules(candidates, n, groupsDone, words, lower, short);
+    }
     return finish(candidates, total, n, route.letters, route.share);
   }
 
@@ -242,11 +292,17 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
     };
   }
 
+  function preload(): void {
+    for (const b of backends) b.preload?.();
+  }
+  if (options.preload) preload();
+
   return {
     detect,
-    engines: Object.freeze([...engines]),
+    preload,
+    engines: Object.freeze(engines),
     dispose() {
-      for (const b of backends) b.dispose();
+      if (!options.backends) for (const b of backends) b.dispose();
     },
   };
 }
@@ -266,6 +322,7 @@ FRANC_BACK.set('nno', 'no');
 export function createFrancBaseline(): Detector {
   return {
     engines: ['franc'],
+    preload() {},
     dispose() {},
     detect(text: string): Detection {
       const all = francAll(text, { only: FRANC_ONLY, minLength: 1 });

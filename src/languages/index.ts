@@ -5,6 +5,15 @@
 export { LANGUAGES, SUPPORTED_CODES, isSupported, languageInfo, languageName, type LanguageInfo } from './table.ts';
 export { normalizeLanguage, type NormalizedLanguage } from './normalize.ts';
 export { DEFAULT_GROUPS, ENGLISH, buildGroupTable, type GroupSpec, type GroupTable } from './groups.ts';
-export { UNDETERMINED, createDetector, createFrancBaseline, type Detection, type Detector, type DetectorOptions } from './detect.ts';
-export type { EngineName } from './backends.ts';
+export {
+  DEFAULT_TUNING,
+  UNDETERMINED,
+  createDetector,
+  createFrancBaseline,
+  type Detection,
+  type Detector,
+  type DetectorOptions,
+  type DetectorTuning,
+} from './detect.ts';
+export { DEFAULT_ENGINES, ENGINE_NAMES, type EngineName } from './engine-names.ts';
 export { MISMATCH_MIN_CONFIDENCE, planHops, planTranslation, type Hop, type Plan, type PlanArgs } from './plan.ts';

@@ -5,7 +5,8 @@ import { postJson, startTestServer } from './helpers.ts';
 
 let server: RunningServer;
 beforeAll(async () => {
-  server = await startTestServer({ apiKeys: ['e2e-key-0123456789abcdef'] });
+  // As `serve` runs by default: every lingua model loaded at start-up.
+  server = await startTestServer({ apiKeys: ['e2e-key-0123456789abcdef'], detectPreload: 'on' });
 });
 afterAll(async () => {
   await server.shutdown('test done');
@@ -30,6 +31,8 @@ describe('every endpoint over a real port', () => {
     expect(t.body.translations[0]).toMatchObject({ source: { language: 'fr', detected: true }, group: 4, pivot: { language: 'en', group: 1 } });
     const d = await postJson(`${server.url}/v1/detect`, { text: [SENTENCES[2].text] }, { headers: auth });
     expect(d.body.detections[0].language).toBe('ru');
+    const snippet = await postJson(`${server.url}/v1/detect`, { text: ['Kerajaan Malaysia berkata'] }, { headers: auth });
+    expect(snippet.body.detections[0].language).toBe('ms');
     const l = await fetch(`${server.url}/v1/languages`, { headers: auth });
     expect((await l.json()).groups).toHaveLength(8);
   });

@@ -29,7 +29,8 @@ export function sharedRuntime() {
 }
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return defaultConfig({ logLevel: 'silent', defaultMaxNewTokens: 8, maxNewTokensLimit: 64, ...overrides });
+  // detectPreload off: lingua loads what a test uses instead of every model (about 7 s per server).
+  return defaultConfig({ logLevel: 'silent', defaultMaxNewTokens: 8, maxNewTokensLimit: 64, detectPreload: 'off', ...overrides });
 }
 
 export async function makeApp(overrides: Partial<Config> = {}, opts: { warm?: boolean } = {}): Promise<FastifyInstance> {

@@ -60,6 +60,15 @@ describe('loadConfig', () => {
     expect(cfg.apiKeys).toEqual(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
   });
 
+  it('takes a list of detection engines and names the unknown ones', async () => {
+    const cfg = await loadConfig([], { XALMA_DETECT_ENGINES: ' fasttext, franc ', XALMA_MODEL: await modelDir() });
+    expect(cfg.detectEngines).toEqual(['fasttext', 'franc']);
+    const problems = (await problemsOf(loadConfig(['--detect-engines', 'fasttext,langid'], {}))).join('\n');
+    expect(problems).toMatch(/--detect-engines: unknown value langid; use some of fasttext, cld3, eld, franc, lingua/);
+    expect((await problemsOf(loadConfig(['--detect-engines', ' , '], {}))).join()).toMatch(/at least one of/);
+    expect(defaultConfig().detectEngines).toEqual(['fasttext', 'cld3', 'eld', 'franc', 'lingua']);
+  });
+
   it('defaults to the embedded model, mode all, port 8080, CORS off, no keys', () => {
     const cfg = defaultConfig();
     expect(cfg).toMatchObject({ modelDir: DEFAULT_MODEL_DIR, mode: 'all', port: 8080, corsOrigins: [], apiKeys: [] });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LANGUAGES, createDetector, type Detection, type Detector } from '../../../src/languages/index.ts';
 import { firstWords, readNtrex } from '../../../src/languages/evaluation.ts';
 import { routeScript } from '../../../src/languages/script.ts';
+import { linguaBackend } from '../../../src/languages/backends.ts';
 
 let detector: Detector;
 beforeAll(async () => {
@@ -56,6 +57,11 @@ describe('detector edge cases', () => {
     expect(['bg', 'mk', 'ru', 'sr', 'uk', 'kk', 'ky']).toContain(detector.detect('Москва').language);
   });
 
+  it('lets kana decide a Japanese snippet around a Latin name', () => {
+    expect(detector.detect('Scott Robinsonが').language).toBe('ja');
+    expect(detector.detect('Scott Robinson').language).not.toBe('ja');
+  });
+
   it('gives lower confidence to a short snippet than to a full sentence', () => {
     const short = detector.detect('Der Hund');
     const long = detector.detect('Der Hund lief gestern Abend über die Straße und bellte laut, weil er eine Katze gesehen hatte.');
@@ -73,6 +79,31 @@ describe('detector edge cases', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('lingua, the stage for short texts in doubt', () => {
+  it('weighs only the candidates it is given and says nothing about languages it has no model for', async () => {
+    const lingua = await linguaBackend();
+    const out = new Float64Array(4);
+    lingua.score('Kerajaan Malaysia berkata', ['id', 'ms'], out);
+    expect(out[1]).toBeGreaterThan(out[0]);
+    expect(Math.max(out[0], out[1])).toBeLessThanOrEqual(0);
+    lingua.score('A cidade de Vigo', ['gl', 'pt', 'mg'], out);
+    expect(Number.isNaN(out[0]) && Number.isNaN(out[2])).toBe(true);
+    // Only one language it knows: no comparison, so the same (neutral) score for it.
+    lingua.score('A cidade de Vigo', ['gl', 'pt'], out);
+    expect(out[1]).toBe(0);
+    lingua.dispose();
+  });
+
+  it('leaves a detector without lingua working on the other engines', async () => {
+    const light = await createDetector({ engines: ['fasttext', 'cld3', 'eld', 'franc'] });
+    expect(light.engines).not.toContain('lingua');
+    expect(detector.engines).toContain('lingua');
+    expect(light.detect('Der Hund lief gestern Abend über die Straße und bellte laut.').language).toBe('de');
+    light.preload();
+    light.dispose();
   });
 });
 
