@@ -150,7 +150,7 @@ export async function startServer(config: Config, opts: { signals?: boolean } = 
     maxMergedSessions: config.maxMergedSessions,
     logger: logger.child({ component: 'engine' }),
   });
-  // While the worker loads the model: lingua's models (about 4 s on this thread), so that no
+  // While the worker loads the model: lingua's models (about 9 s on this thread), so that no
   // request pays for loading them later.
   if (config.detectPreload === 'on') {
     const preloadStart = Date.now();

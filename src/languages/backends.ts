@@ -164,8 +164,8 @@ const LINGUA_MAX_DETECTORS = 4096;
  * the most expensive. Its cost grows with the number of languages it weighs, so it is asked
  * about the few candidates the other engines left in doubt: one small detector per candidate
  * set, built on demand. The models live in the wasm module and are shared by all detectors;
- * they load on first use of a language (~100 ms each) or all at once with preload() (about 4 s
- * and 450 MB).
+ * they load on first use of a language (~100 ms each) or all at once with preload() (about 9 s
+ * and 700 MB on the bench machine).
  */
 export async function linguaBackend(): Promise<Backend> {
   // Imported here: the package instantiates its 74 MB wasm module (about 130 ms) when loaded.

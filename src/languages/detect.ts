@@ -27,7 +27,7 @@ export interface Detector {
   /** Engines this detector combines (for logs and /health). */
   readonly engines: readonly string[];
   /**
-   * Loads every lazily loaded model now (lingua's: about 4 s, blocking), so no request pays for
+   * Loads every lazily loaded model now (lingua's: about 9 s, blocking), so no request pays for
    * it later; idempotent. The server calls it while the engine worker starts.
    */
   preload(): void;
@@ -103,7 +103,7 @@ export const DEFAULT_TUNING: DetectorTuning = {
   ruleWeightShort: { id: 8, da: 2, gl: 6, af: 7, hi: 13, uz: 5, ru: 3, kk: 11, ar: 1 },
   stage1Margin: 7,
   stage2Margin: 5,
-  stage3Margin: Infinity,
+  stage3Margin: 4,
 };
 
 /** Texts with fewer letters than this use the short-text tables (the engines' reliability differs a lot between a sentence and 3 words). */

@@ -29,7 +29,7 @@ export function sharedRuntime() {
 }
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  // detectPreload off: lingua loads what a test uses instead of every model (about 7 s per server).
+  // detectPreload off: lingua loads what a test uses instead of every model (about 9 s per server).
   return defaultConfig({ logLevel: 'silent', defaultMaxNewTokens: 8, maxNewTokensLimit: 64, detectPreload: 'off', ...overrides });
 }
 
