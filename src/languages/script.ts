@@ -45,6 +45,7 @@ export function scriptOf(cp: number): Script | undefined {
   if (cp >= 0x2c60 && cp <= 0x2c7f) return 'Latn';
   if (cp >= 0x2d00 && cp <= 0x2d2f) return 'Geor';
   if (cp >= 0x2de0 && cp <= 0x2dff) return 'Cyrl';
+  if (cp === 0x3005) return 'Hani'; // 々, the kanji repetition mark
   if (cp >= 0x3040 && cp <= 0x30ff) return cp === 0x30fb || cp === 0x30fc ? undefined : 'Kana'; // ・ and ー are shared
   if (cp >= 0x3130 && cp <= 0x318f) return 'Hang';
   if (cp >= 0x31f0 && cp <= 0x31ff) return 'Kana';
@@ -75,6 +76,20 @@ export interface ScriptRoute {
   share: number;
 }
 
+/**
+ * Kanji in forms only Japanese uses: shinjitai that differ from both simplified and traditional
+ * Chinese (気, not 气 or 氣), kokuji (働, 込, 畑) and 々. Written from the writing systems, not
+ * from data. Han text with them and without kana ("国立気象局", "午前中々") is Japanese.
+ */
+const JAPANESE_ONLY_HAN = new Set(
+  Array.from(
+    '気圧関駅県広円図売読経対発変戦実権転続総価済労働込歳様団営覚挙帰検険験鉄拡焼楽薬訳軽満黒徳従歩頼緑塩捜査児畑峠枠栃匂駆戸沢択辺両仏囲隠恵穏縄蔵壊懐帯郷掲渓徴聴庁斎剤摂粋酔雑霊齢鶏々',
+    (c) => c.codePointAt(0) as number,
+  ),
+);
+/** Han letters up to which one Japanese-only kanji decides; above, they must be 1 in 20. */
+const SHORT_HAN = 24;
+
 const counts = new Int32Array(13);
 const ORDER: readonly Script[] = ['Latn', 'Cyrl', 'Arab', 'Deva', 'Grek', 'Hebr', 'Geor', 'Thai', 'Gujr', 'Hang', 'Kana', 'Hani', 'Other'];
 const INDEX = new Map(ORDER.map((s, i) => [s, i]));
@@ -82,10 +97,11 @@ const INDEX = new Map(ORDER.map((s, i) => [s, i]));
 /** Share of the letters from which a non-Latin script outranks a Latin majority. */
 const NON_LATIN_MIN_SHARE = 0.2;
 
-/** Counts letters per script; any kana makes Han text Japanese, any hangul makes it Korean. */
+/** Counts letters per script; any kana (or Japanese-only kanji) makes Han text Japanese, any hangul makes it Korean. */
 export function routeScript(text: string): ScriptRoute {
   counts.fill(0);
   let letters = 0;
+  let japaneseHan = 0;
   for (let i = 0; i < text.length; i++) {
     let cp = text.charCodeAt(i);
     if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < text.length) {
@@ -96,6 +112,7 @@ export function routeScript(text: string): ScriptRoute {
     if (s === undefined) continue;
     counts[INDEX.get(s) as number]++;
     letters++;
+    if (s === 'Hani' && JAPANESE_ONLY_HAN.has(cp)) japaneseHan++;
   }
   if (letters === 0) return { script: undefined, letters: 0, share: 0 };
   const han = counts[11];
@@ -103,6 +120,7 @@ export function routeScript(text: string): ScriptRoute {
   const hang = counts[9];
   // Japanese mixes kana and kanji; Korean may carry hanja. Chinese has neither kana nor hangul.
   if (kana > 0 && kana + han >= hang) counts[10] += han;
+  else if (hang === 0 && japaneseHan > 0 && (han <= SHORT_HAN || japaneseHan * 20 >= han)) counts[10] += han;
   else if (hang > 0 && hang + han > kana) counts[9] += han;
   let best = 0;
   for (let i = 1; i < ORDER.length; i++) if (counts[i] > counts[best]) best = i;

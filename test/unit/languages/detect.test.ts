@@ -123,11 +123,12 @@ describe.skipIf(!data || data.size === 0)('accuracy on an NTREX-50 sample', () =
     return sum / sample.size;
   }
 
-  it('identifies full sentences (macro >= 96% on the sample; bench target 99% on all lines)', () => {
-    expect(macro((l) => l)).toBeGreaterThanOrEqual(0.96);
+  // The sample scores 99.35% / 88.3% today; the bounds catch a stage or table that stops working.
+  it('identifies full sentences (macro >= 98% on the sample; bench target 99% on all lines)', () => {
+    expect(macro((l) => l)).toBeGreaterThanOrEqual(0.98);
   });
 
-  it('identifies 3-word snippets (macro >= 78% on the sample; bench target 88% on all lines)', () => {
-    expect(macro((l, code) => firstWords(l, 3, code))).toBeGreaterThanOrEqual(0.78);
+  it('identifies 3-word snippets (macro >= 87% on the sample; bench target 88% on all lines)', () => {
+    expect(macro((l, code) => firstWords(l, 3, code))).toBeGreaterThanOrEqual(0.87);
   });
 });

@@ -108,6 +108,16 @@ describe('script routing with embedded Latin names', () => {
     expect(routeScript('Manchester United 감독은 말했다').script).toBe('Hang');
   });
 
+  it('reads Han with Japanese-only kanji as Japanese, and simplified or traditional Chinese as Chinese', () => {
+    expect(routeScript('国立気象局').script).toBe('Kana');
+    expect(routeScript('機関広報担当').script).toBe('Kana');
+    expect(routeScript('国家气象局').script).toBe('Hani');
+    expect(routeScript('國家氣象局').script).toBe('Hani');
+    expect(routeScript('但无核化谈判已停滞不前。').script).toBe('Hani');
+    // One stray Japanese form in a long Chinese text does not flip it.
+    expect(routeScript('北京市政府今天宣布，从下个月开始将在全市范围内推广新的垃圾分类制度，市民需要按照规定投放気').script).toBe('Hani');
+  });
+
   it('lets any kana or hangul decide a Latin-majority snippet (Japanese or Korean around a name)', () => {
     expect(routeScript('Scott Robinsonが').script).toBe('Kana');
     expect(routeScript('Facebook、Googleや').script).toBe('Kana');
