@@ -154,6 +154,13 @@ const LINGUA_NAMES: Readonly<Record<string, string>> = {
 const FROM_LINGUA = new Map<string, string>(Object.entries(LINGUA_NAMES).map(([k, v]) => [v, k]));
 FROM_LINGUA.set('Nynorsk', 'no');
 
+/** lingua's ISO 639-1 codes for ours that it knows; Norwegian is both of its written standards. */
+function linguaIsoCodes(codes: readonly string[]): string[] {
+  const iso = codes.filter((c) => LINGUA_NAMES[c] !== undefined).map((c) => (c === 'no' ? 'nb' : c));
+  if (codes.includes('no')) iso.push('nn');
+  return iso;
+}
+
 /** Confidence added to every lingua answer before the log (so 0 stays finite). */
 export const LINGUA_MIN_CONFIDENCE = 1e-3;
 /** Small lingua detectors, one per candidate set, kept up to this many. */
@@ -176,8 +183,7 @@ export async function linguaBackend(): Promise<Backend> {
     const key = [...candidates].sort().join(',');
     let d = detectors.get(key);
     if (d !== undefined) return d;
-    const iso = candidates.filter((c) => LINGUA_NAMES[c] !== undefined).map((c) => (c === 'no' ? 'nb' : c));
-    if (candidates.includes('no')) iso.push('nn');
+    const iso = linguaIsoCodes(candidates);
     d = iso.length >= 2 ? LanguageDetectorBuilder.fromISOCodes6391(iso).build() : null;
     if (detectors.size >= LINGUA_MAX_DETECTORS) {
       for (const old of detectors.values()) old?.free();
@@ -193,8 +199,7 @@ export async function linguaBackend(): Promise<Backend> {
       preloaded = true;
       // Only languages that share a script with another: the rest are decided by their script.
       const shared = Object.values(SCRIPT_CANDIDATES).filter((c) => c.length > 1).flat();
-      const iso = shared.filter((c) => LINGUA_NAMES[c] !== undefined).map((c) => (c === 'no' ? 'nb' : c)).concat('nn');
-      LanguageDetectorBuilder.fromISOCodes6391(iso).withPreloadedLanguageModels().build().free();
+      LanguageDetectorBuilder.fromISOCodes6391(linguaIsoCodes(shared)).withPreloadedLanguageModels().build().free();
     },
     score(text, candidates, out) {
       const detector = detectorFor(candidates);
