@@ -6,16 +6,19 @@
  * The header maps tensor names to { dtype, shape, data_offsets: [begin, end] } with offsets
  * relative to the start of the data, plus an optional "__metadata__" map of strings.
  *
- * Only F32 tensors are read and written for now; the dtype field is still parsed against the
- * full list so that an F16 file gets "dtype F16 is not supported" rather than a vague error.
+ * Headers with F32, F16, BF16, I8, U8 and I64 tensors are read (Hugging Face checkpoints are F16 or
+ * BF16; imported packages hold I8/U8 quantized weights); `readSafetensors` widens the float
+ * dtypes to Float32. Other dtypes of the format get "dtype X is not supported".
  *
  * Offsets are also reported as absolute file offsets because ONNX external-data initializers
  * point straight into the weights file (no second copy of the weights on disk).
  */
+import { createHash } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { XalmaError } from '../errors.ts';
+import { bf16ToF32, f16ToF32 } from './half.ts';
 
 /** Every dtype the format defines, with its element size in bytes. */
 const DTYPE_BYTES = {
@@ -25,8 +28,14 @@ const DTYPE_BYTES = {
   I64: 8, U64: 8, F64: 8,
 } as const;
 export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
-/** The dtypes this project can turn into typed arrays. */
-const SUPPORTED_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F32']);
+/** The dtypes this project reads and writes. */
+const SUPPORTED_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F32', 'F16', 'BF16', 'I8', 'U8', 'I64']);
+/** The float dtypes `readSafetensors` widens to Float32. */
+const FLOAT_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F32', 'F16', 'BF16']);
+
+export function dtypeBytes(dtype: SafetensorsDtype): number {
+  return DTYPE_BYTES[dtype];
+}
 
 const METADATA_KEY = '__metadata__';
 /** The header is padded with spaces so the data starts 8-aligned (as the HF writer does). */
@@ -97,7 +106,7 @@ function shapeText(shape: readonly number[]): string {
  * Lets a caller (e.g. the ONNX builder) know where each tensor lands before writing.
  */
 export function safetensorsBytesLayout(
-  tensors: ReadonlyArray<{ name: string; shape: readonly number[] }>,
+  tensors: ReadonlyArray<{ name: string; shape: readonly number[]; dtype?: SafetensorsDtype }>,
   metadata?: Record<string, string>,
 ): SafetensorsLayout {
   // Null prototype: a tensor called "__proto__" or "constructor" is just a key.
@@ -113,8 +122,9 @@ export function safetensorsBytesLayout(
     for (const d of t.shape) {
       if (!Number.isSafeInteger(d) || d < 0) throw new Error(`tensor ${t.name}: bad shape ${shapeText(t.shape)}`);
     }
-    const bytes = elementCount(t.shape) * DTYPE_BYTES.F32;
-    json[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [cursor, cursor + bytes] };
+    const dtype = t.dtype ?? 'F32';
+    const bytes = elementCount(t.shape) * DTYPE_BYTES[dtype];
+    json[t.name] = { dtype, shape: [...t.shape], data_offsets: [cursor, cursor + bytes] };
     relative.push({ name: t.name, begin: cursor, end: cursor + bytes });
     cursor += bytes;
   }
@@ -199,7 +209,7 @@ function parseEntry(path: string, name: string, raw: unknown, dataStart: number,
     throw invalid(path, `${where}: unknown dtype ${JSON.stringify(dtype)}`);
   }
   const dt = dtype as SafetensorsDtype;
-  if (!SUPPORTED_DTYPES.has(dt)) throw invalid(path, `${where}: dtype ${dt} is not supported (only F32)`);
+  if (!SUPPORTED_DTYPES.has(dt)) throw invalid(path, `${where}: dtype ${dt} is not supported (${[...SUPPORTED_DTYPES].join(', ')})`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw invalid(path, `${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
   }
@@ -281,10 +291,32 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
   }
 }
 
+/** The bytes of one float tensor as Float32 (F16/BF16 widened exactly; F32 copied only if misaligned). */
+export function floatView(path: string, name: string, e: SafetensorsEntry, bytes: Uint8Array): Float32Array {
+  if (!FLOAT_DTYPES.has(e.dtype)) throw invalid(path, `tensor ${name}: dtype ${e.dtype} is not a float type`);
+  if (e.dtype === 'F32') {
+    return bytes.byteOffset % 4 === 0
+      ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+      : new Float32Array(bytes.slice().buffer);
+  }
+  const halves = bytes.byteOffset % 2 === 0
+    ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2)
+    : new Uint16Array(bytes.slice().buffer);
+  return e.dtype === 'F16' ? f16ToF32(halves) : bf16ToF32(halves);
+}
+
+/** Reads one tensor's raw bytes from an open file. */
+export async function readTensorBytes(fh: FileHandle, e: SafetensorsEntry): Promise<Uint8Array> {
+  const out = new Uint8Array(e.end - e.begin);
+  await readExactly(fh, out, e.begin);
+  return out;
+}
+
 /**
- * Reads every tensor. The data section is read once into one ArrayBuffer and each tensor is
- * a Float32Array view of it; a tensor whose offset is not 4-aligned (legal, if unusual) is
- * copied out instead. Views keep the whole buffer alive: drop the map to free it.
+ * Reads every tensor as Float32. The data section is read once into one ArrayBuffer and each
+ * F32 tensor is a view of it (a tensor whose offset is not 4-aligned, legal if unusual, is
+ * copied out); F16/BF16 tensors are widened into arrays of their own. Views keep the whole
+ * buffer alive: drop the map to free it.
  */
 export async function readSafetensors(path: string): Promise<Map<string, F32Tensor>> {
   assertLittleEndian();
@@ -296,14 +328,79 @@ export async function readSafetensors(path: string): Promise<Map<string, F32Tens
     const out = new Map<string, F32Tensor>();
     for (const [name, e] of header.tensors) {
       const rel = e.begin - header.dataStart;
-      const count = (e.end - e.begin) / DTYPE_BYTES.F32;
-      const view = rel % 4 === 0
-        ? new Float32Array(data.buffer, data.byteOffset + rel, count)
-        : new Float32Array(data.slice(rel, e.end - header.dataStart).buffer);
-      out.set(name, { shape: e.shape, data: view });
+      out.set(name, { shape: e.shape, data: floatView(path, name, e, data.subarray(rel, rel + e.end - e.begin)) });
     }
     return out;
   } finally {
     await fh.close();
+  }
+}
+
+/** Opens a safetensors file for reading tensor by tensor (large checkpoints, shard by shard). */
+export async function openSafetensors(path: string): Promise<{ header: SafetensorsHeader; fh: FileHandle }> {
+  assertLittleEndian();
+  const fh = await open(path, 'r');
+  try {
+    return { header: await readHeaderFrom(fh, path), fh };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * Writes a safetensors file one tensor at a time, in the order of `specs` (the header is
+ * computed up front, so nothing is held back in memory). The caller writes to a temporary
+ * folder or name and renames when done.
+ */
+export class SafetensorsWriter {
+  private next = 0;
+  /** Hashed as written (writes are sequential), so the manifest needs no second read. */
+  private readonly hash = createHash('sha256');
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    private readonly layout: SafetensorsLayout,
+    private readonly specs: ReadonlyArray<{ name: string; shape: readonly number[]; dtype?: SafetensorsDtype }>,
+  ) {}
+
+  static async create(path: string, specs: ReadonlyArray<{ name: string; shape: readonly number[]; dtype?: SafetensorsDtype }>, metadata?: Record<string, string>): Promise<SafetensorsWriter> {
+    assertLittleEndian();
+    const layout = safetensorsBytesLayout(specs, metadata);
+    const fh = await open(path, 'w');
+    await writeAll(fh, layout.header, 0);
+    const writer = new SafetensorsWriter(path, fh, layout, specs);
+    writer.hash.update(layout.header);
+    return writer;
+  }
+
+  get bytes(): number {
+    return this.layout.fileBytes;
+  }
+
+  /** sha256 of the whole file; valid once every tensor is written. */
+  digest(): string {
+    if (this.next !== this.specs.length) throw new Error(`SafetensorsWriter ${this.path}: not finished`);
+    return this.hash.digest('hex');
+  }
+
+  /** Absolute offsets of every tensor (for ONNX external data). */
+  get offsets(): ReadonlyArray<{ name: string; begin: number; end: number }> {
+    return this.layout.offsets;
+  }
+
+  async write(name: string, bytes: Uint8Array): Promise<void> {
+    const spec = this.specs[this.next];
+    if (!spec || spec.name !== name) throw new Error(`SafetensorsWriter ${this.path}: expected tensor ${spec?.name ?? '(none)'}, got ${name}`);
+    const at = this.layout.offsets[this.next];
+    if (bytes.byteLength !== at.end - at.begin) throw new Error(`SafetensorsWriter ${this.path}: tensor ${name} is ${bytes.byteLength} bytes, its header says ${at.end - at.begin}`);
+    await writeAll(this.fh, bytes, at.begin);
+    this.hash.update(bytes);
+    this.next++;
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+    if (this.next !== this.specs.length) throw new Error(`SafetensorsWriter ${this.path}: ${this.specs.length - this.next} tensors were not written`);
   }
 }

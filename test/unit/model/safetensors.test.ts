@@ -1,3 +1,4 @@
+import { f16ToF32, f32ToF16 } from '../../../src/model/half.ts';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +157,29 @@ describe('safetensors round trip', () => {
   });
 });
 
+describe('16-bit float checkpoints (Hugging Face F16 / BF16) read as Float32', () => {
+  it('widens F16 and BF16 exactly, subnormals and infinities included', async () => {
+    // F16 bits: 1, -2, 2^-24 (smallest subnormal), 65504 (largest), -inf; BF16: 1, -0.5, 3.140625
+    const f16 = Buffer.from(new Uint16Array([0x3c00, 0xc000, 0x0001, 0x7bff, 0xfc00]).buffer);
+    const bf16 = Buffer.from(new Uint16Array([0x3f80, 0xbf00, 0x4049]).buffer);
+    const path = await rawFile({
+      h: { dtype: 'F16', shape: [5], data_offsets: [0, 10] },
+      b: { dtype: 'BF16', shape: [3], data_offsets: [10, 16] },
+    }, Buffer.concat([f16, bf16]));
+    const t = await readSafetensors(path);
+    expect([...t.get('h')!.data]).toEqual([1, -2, 2 ** -24, 65504, -Infinity]);
+    expect([...t.get('b')!.data]).toEqual([1, -0.5, 3.140625]);
+  });
+
+  it('f32ToF16 rounds to nearest even and round-trips every finite half', () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    const finite = all.filter((h) => (h & 0x7c00) !== 0x7c00);
+    expect([...f32ToF16(f16ToF32(finite))]).toEqual([...finite]);
+    // 1 + 2^-11 lies halfway between 1 and 1 + 2^-10: ties go to the even mantissa (1).
+    expect([...f32ToF16(new Float32Array([1 + 2 ** -11, 1 + 3 * 2 ** -11, 70000, 2 ** -26]))]).toEqual([0x3c00, 0x3c02, 0x7c00, 0]);
+  });
+});
+
 describe('safetensors malformed files -> SAFETENSORS_INVALID', () => {
   it('a file shorter than the 8-byte length prefix', async () => {
     const path = nextPath();
@@ -181,7 +205,14 @@ describe('safetensors malformed files -> SAFETENSORS_INVALID', () => {
   });
 
   it('a known but unsupported dtype', async () => {
-    await expectInvalid(await rawFile({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, Buffer.alloc(4)), 'tensor w', 'F16 is not supported');
+    await expectInvalid(await rawFile({ w: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, Buffer.alloc(8)), 'tensor w', 'F64 is not supported');
+  });
+
+  it('an integer tensor asked for as floats', async () => {
+    const path = await rawFile({ w: { dtype: 'I8', shape: [4], data_offsets: [0, 4] } }, Buffer.from([1, 2, 3, 4]));
+    expect((await readSafetensorsHeader(path)).tensors.get('w')?.dtype).toBe('I8');
+    const err = await readSafetensors(path).then(() => undefined, (e: unknown) => e);
+    expect(isXalmaError(err, 'SAFETENSORS_INVALID') && err.message).toContain('not a float type');
   });
 
   it('a shape that is not a list of non-negative integers', async () => {
