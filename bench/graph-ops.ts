@@ -13,10 +13,10 @@ import { parseArgs } from 'node:util';
 import { loadModelPackage } from '../src/model/package.ts';
 import { readSafetensors, readSafetensorsHeader } from '../src/model/safetensors.ts';
 import { buildDecoderGraph, loraInputName, pastKeyName, pastValueName, stackedLoraName, type DecoderGraphOptions } from '../src/model/graph-builder.ts';
-import { baseWeightSource } from '../src/engine/graphs.ts';
+import { baseWeightSource, moduleFactorSource } from '../src/engine/graphs.ts';
 import { createSession, floatTensor, int64Tensor, type OrtFeeds } from '../src/engine/ort.ts';
 import { linearShape } from '../src/model/architecture.ts';
-import { loadModuleFile, factorKey } from '../src/lora/module-file.ts';
+import { checkedModuleFile, loadModuleFile, factorKey } from '../src/lora/module-file.ts';
 import { ensureBenchModel, machineInfo, median, writeResults } from './common.ts';
 
 const { values } = parseArgs({ options: { model: { type: 'string' } } });
@@ -27,22 +27,9 @@ const { dims, lora } = pkg.manifest;
 const module1 = await loadModuleFile(pkg, 1, { verifyChecksum: false });
 const G = pkg.manifest.groups.length;
 
-function stackedFactors(kernel: 'gather' | 'onehot') {
-  return (name: string, shape: number[]) => {
-    // Every group gets module 1's factors: the cost does not depend on the values.
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    const m = /^lora_stack\.layers\.(\d+)\.(\w+)\.(A|B)$/.exec(name)!;
-    const f = module1.factors.get(factorKey(Number(m[1]), m[2] as never))!;
-    const [, outDim] = linearShape(dims, m[2] as never);
-    const r = lora.rank;
-    for (let g = 0; g < G; g++) {
-      if (m[3] === 'A') data.set(f.A, g * f.A.length);
-      else if (kernel === 'gather') data.set(f.B, g * f.B.length);
-      else for (let o = 0; o < outDim; o++) data.set(f.B.subarray(o * r, (o + 1) * r), o * G * r + g * r);
-    }
-    return { raw: new Uint8Array(data.buffer) };
-  };
-}
+// Every group reads module 1's factors: the cost does not depend on the values.
+const module1File = await checkedModuleFile(pkg, 1, { verifyChecksum: false });
+const stackedFactors = moduleFactorSource(Array.from({ length: G }, () => module1File));
 
 type Variant = { name: string; opts: DecoderGraphOptions };
 const base = baseWeightSource(pkg, header);
@@ -53,7 +40,7 @@ for (const norm of ['standard', 'contrib'] as const) {
 }
 variants.push({ name: 'LoRA inputs, contrib norm, last logits', opts: { dims, weights: base, lora: { kind: 'inputs', config: lora }, logits: 'last', norm: 'contrib' } });
 for (const kernel of ['onehot', 'gather'] as const) {
-  variants.push({ name: `stacked ${kernel}, contrib norm, last logits`, opts: { dims, weights: base, lora: { kind: 'stacked', config: lora, groups: G, kernel, factors: stackedFactors(kernel) }, logits: 'last', norm: 'contrib' } });
+  variants.push({ name: `stacked ${kernel}, contrib norm, last logits`, opts: { dims, weights: base, lora: { kind: 'stacked', config: lora, groups: G, kernel, factors: stackedFactors }, logits: 'last', norm: 'contrib' } });
 }
 
 function feeds(opts: DecoderGraphOptions, rows: number, seq: number, past: number): OrtFeeds {

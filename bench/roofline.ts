@@ -26,7 +26,7 @@ import { createRunner } from '../src/engine/modes.ts';
 import { createSession, floatTensor, int64Tensor, type OrtFeeds, type Session } from '../src/engine/ort.ts';
 import { encodePrompt, loadTokenizer } from '../src/engine/tokenizer.ts';
 import { DEFAULT_DECODING } from '../src/engine/types.ts';
-import { loadModuleFile } from '../src/lora/module-file.ts';
+import { checkedModuleFile } from '../src/lora/module-file.ts';
 import { buildDecoderGraph, pastKeyName, pastValueName } from '../src/model/graph-builder.ts';
 import { loadModelPackage, type ModelPackage } from '../src/model/package.ts';
 import { readSafetensorsHeader } from '../src/model/safetensors.ts';
@@ -101,7 +101,7 @@ async function timeStep(graph: string, bytes: Buffer, extra: OrtFeeds = {}): Pro
 }
 // The merged-mode graph has exactly these ops; merged weight values do not change its cost.
 await timeStep('merged mode (plain weights)', buildDecoderGraph({ dims, weights: baseWeightSource(pkg, header), lora: { kind: 'none' }, logits: 'last', norm: ENGINE_NORM }));
-const modules = await Promise.all(pkg.manifest.groups.map((g) => loadModuleFile(pkg, g.id, { verifyChecksum: false })));
+const modules = await Promise.all(pkg.manifest.groups.map((g) => checkedModuleFile(pkg, g.id, { verifyChecksum: false })));
 await timeStep('all mode (8 stacked modules, onehot)', allModeGraph(pkg, header, modules, 'onehot'), {
   module_ids: int64Tensor(BigInt64Array.from({ length: ROWS }, (_, i) => BigInt(i % modules.length)), [ROWS]),
 });

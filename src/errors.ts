@@ -13,6 +13,10 @@ export const ERROR_TABLE = {
   MODEL_UNSUPPORTED_VERSION: { status: 500, message: 'The model package format version is not supported' },
   SAFETENSORS_INVALID: { status: 500, message: 'A safetensors file is malformed' },
   TOKENIZER_INVALID: { status: 500, message: 'The tokenizer file is not a supported LLaMA-style tokenizer.json' },
+  // import of Hugging Face checkpoints (src/model/import; CLI only, never answered over HTTP)
+  CHECKPOINT_INVALID: { status: 500, message: 'A checkpoint to import is missing a file or tensor, truncated, or does not match its checksum or shapes' },
+  CHECKPOINT_UNSUPPORTED: { status: 500, message: 'The checkpoint uses a feature this server does not support' },
+  IMPORT_OUTPUT_EXISTS: { status: 500, message: 'The import output folder already exists' },
   // LoRA modules (src/lora)
   MODULE_UNAVAILABLE: { status: 503, message: 'The language-group module could not be loaded' },
   MODULE_INVALID: { status: 503, message: 'The language-group module file is invalid' },

@@ -9,13 +9,13 @@
 import { LRUCache } from 'lru-cache';
 import { XalmaError, isXalmaError } from '../errors.ts';
 import { linearShape } from '../model/architecture.ts';
-import type { ModelPackage } from '../model/package.ts';
-import { readSafetensors, type F32Tensor, type SafetensorsHeader } from '../model/safetensors.ts';
-import { mergeModuleAsync } from '../model/merge.ts';
+import type { ModelPackage, PackageFile } from '../model/package.ts';
+import type { SafetensorsHeader } from '../model/safetensors.ts';
+import { mergedWeightsFile } from './merged-weights.ts';
 import { pastKeyName, pastValueName, presentKeyName, presentValueName, loraInputName, type StackedKernel } from '../model/graph-builder.ts';
 import { verifyModuleChecksum, validateModuleFile } from '../model/package.ts';
 import { ModuleCache, bump, type ModuleCacheStats } from '../lora/cache.ts';
-import { factorKey, loadModuleFile, type LoadedModule } from '../lora/module-file.ts';
+import { checkedModuleFile, factorKey, loadModuleFile, type LoadedModule } from '../lora/module-file.ts';
 import { createSession, floatTensor, int64Tensor, tensorData, type OrtFeeds, type Session, type SessionConfig } from './ort.ts';
 import { allModeGraph, mergedModeGraph, singleModeGraph } from './graphs.ts';
 import type { StepBatch, StepFn } from './generate.ts';
@@ -77,7 +77,8 @@ function baseFeeds(pkg: ModelPackage, b: StepBatch): OrtFeeds {
   return feeds;
 }
 
-function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBatch, feeds: OrtFeeds) => void): StepFn {
+/** A StepFn over one session: the shared feeds plus what `extra` adds (LoRA factors, module ids). */
+export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBatch, feeds: OrtFeeds) => void): StepFn {
   const L = pkg.manifest.dims.numLayers;
   return async (b) => {
     const feeds = baseFeeds(pkg, b);
@@ -184,7 +185,7 @@ export class MergedModeRunner implements ModeRunner {
   private readonly retired = new Map<number, Session>();
   private lastProvider: string;
 
-  private constructor(private readonly opts: RunnerOptions, private readonly base: Map<string, F32Tensor>) {
+  private constructor(private readonly opts: RunnerOptions) {
     this.lastProvider = opts.session.provider;
     this.sessions = new LRUCache<number, Session>({
       max: opts.maxMergedSessions,
@@ -197,10 +198,9 @@ export class MergedModeRunner implements ModeRunner {
     });
   }
 
-
+  /** No weights are read here: each group's session reads the base and module files in place. */
   static async create(opts: RunnerOptions): Promise<MergedModeRunner> {
-    // Merging needs the base linears in memory; they stay resident for later groups' merges.
-    return new MergedModeRunner(opts, await readSafetensors(opts.pkg.weightsPath));
+    return new MergedModeRunner(opts);
   }
 
   get provider(): string {
@@ -209,17 +209,13 @@ export class MergedModeRunner implements ModeRunner {
 
   private async build(group: number): Promise<Session> {
     const { pkg } = this.opts;
-    const path = pkg.modulePath(group);
-    await validateModuleFile(path, pkg.manifest, group);
-    if (this.opts.verifyChecksums) await verifyModuleChecksum(pkg, group);
-    let module;
-    try {
-      module = await readSafetensors(path);
-    } catch (err) {
-      throw new XalmaError('MODULE_INVALID', `group ${group}: ${(err as Error).message}`, { group }, { cause: err });
-    }
-    const merged = await mergeModuleAsync(this.base, module, pkg.manifest.dims, pkg.manifest.lora);
-    const session = await createSession(mergedModeGraph(pkg, this.opts.header, merged), this.opts.session, pkg.dir);
+    const module = await checkedModuleFile(pkg, group, { verifyChecksum: this.opts.verifyChecksums });
+    // Float weights fold W + scale*B@A inside the graph; quantized ones read a merged file
+    // (the import's, or one written now from the base and the module, once per package).
+    const float = pkg.manifest.dtype === 'float32' || pkg.manifest.dtype === 'float16';
+    const imported = pkg.manifest.merged?.some((m) => m.group === group);
+    const source = float && !imported ? { module } : { merged: await mergedWeightsFile(pkg, group, this.opts.header, module.header) };
+    const session = await createSession(mergedModeGraph(pkg, this.opts.header, source), this.opts.session, pkg.dir);
     this.lastProvider = session.provider;
     bump(this.counters.loads, group);
     return session;
@@ -287,7 +283,7 @@ export class MergedModeRunner implements ModeRunner {
 export class AllModeRunner implements ModeRunner {
   readonly mode = 'all' as const;
   private session: Session | null = null;
-  private readonly modules: Array<LoadedModule | null>;
+  private readonly modules: Array<PackageFile | null>;
   private readonly failures = new Map<number, XalmaError>();
   private readonly counters: ModuleCounters = { loads: {}, evictions: {}, hits: {} };
   private rebuilding: Promise<void> | null = null;
@@ -317,7 +313,7 @@ export class AllModeRunner implements ModeRunner {
       const slot = this.slotOf.get(g.id)!;
       if (this.modules[slot]) continue;
       try {
-        this.modules[slot] = await loadModuleFile(this.opts.pkg, g.id, { verifyChecksum: this.opts.verifyChecksums });
+        this.modules[slot] = await checkedModuleFile(this.opts.pkg, g.id, { verifyChecksum: this.opts.verifyChecksums });
         this.failures.delete(g.id);
         bump(this.counters.loads, g.id);
         changed = true;

@@ -7,7 +7,7 @@
  */
 import type { LoraTarget } from '../model/architecture.ts';
 import { tensorNames } from '../model/architecture.ts';
-import type { ModelPackage } from '../model/package.ts';
+import type { ModelPackage, PackageFile } from '../model/package.ts';
 import { validateModuleFile, verifyModuleChecksum } from '../model/package.ts';
 import { readSafetensors } from '../model/safetensors.ts';
 import { XalmaError } from '../errors.ts';
@@ -49,4 +49,15 @@ export async function loadModuleFile(pkg: ModelPackage, group: number, opts: { v
     }
   }
   return { group, factors, bytes };
+}
+
+/**
+ * A group's module file, checked (header against the manifest; sha256 when asked) but not read:
+ * graphs read its factors in place (all and merged modes). Errors: MODULE_UNAVAILABLE, MODULE_INVALID.
+ */
+export async function checkedModuleFile(pkg: ModelPackage, group: number, opts: { verifyChecksum: boolean }): Promise<PackageFile> {
+  const header = await validateModuleFile(pkg.modulePath(group), pkg.manifest, group);
+  if (opts.verifyChecksum) await verifyModuleChecksum(pkg, group);
+  const location = pkg.manifest.groups.find((g) => g.id === group)!.module;
+  return { location, header };
 }

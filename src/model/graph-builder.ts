@@ -22,18 +22,35 @@
  *     caches; not measured yet.
  */
 import { LORA_TARGETS, linearShape, tensorNames, type LlamaDims, type LoraConfig, type LoraTarget } from './architecture.ts';
-import { DataType, encodeModel, floatTensor, int64Tensor, type ExternalRef, type NodeDef, type TensorDef, type ValueInfoDef, type AttributeValue } from './onnx-proto.ts';
+import { INT4_BLOCK, linearStorage, scaleName, type WeightDtype } from './weight-storage.ts';
+import { DataType, encodeModel, floatTensor, int64Tensor, type DataTypeId, type ExternalRef, type NodeDef, type TensorDef, type ValueInfoDef, type AttributeValue } from './onnx-proto.ts';
 
-/** Where an initializer's bytes come from: inline, or a range of an external file. */
-export type WeightData = { raw: Uint8Array } | { external: ExternalRef };
+/**
+ * Where an initializer's bytes come from: inline, or a range of an external file; its element
+ * type (default FLOAT) as stored.
+ */
+export type WeightData = ({ raw: Uint8Array } | { external: ExternalRef }) & { dataType?: DataTypeId };
 export type WeightSource = (name: string, shape: number[]) => WeightData;
+/** One LoRA factor of one module (PEFT layout: A [r, in], B [out, r]); null = no module (zeros). */
+export type FactorSource = (slot: number, layer: number, target: LoraTarget, factor: 'A' | 'B', shape: number[]) => WeightData | null;
 
 export type StackedKernel = 'gather' | 'onehot';
 
 export type LoraVariant =
   | { kind: 'none' }
   | { kind: 'inputs'; config: LoraConfig }
-  | { kind: 'stacked'; config: LoraConfig; groups: number; kernel: StackedKernel; factors: WeightSource };
+  /**
+   * One module folded into float weights inside the graph: W + scale * (B @ A)^T from the
+   * module's own factors. Every input is an initializer, so ORT's constant folding computes the
+   * merged weight once at session creation (with its own GEMM) and the graph runs plain MatMuls.
+   */
+  | { kind: 'folded'; config: LoraConfig; factors: FactorSource }
+  /**
+   * The factors of G modules, each an initializer of its own (external data straight from the
+   * module files), concatenated in the graph; ORT folds the Concat at session creation, so no
+   * stacked copy is ever built in JavaScript and no graph carries the factors inline.
+   */
+  | { kind: 'stacked'; config: LoraConfig; groups: number; kernel: StackedKernel; factors: FactorSource };
 
 export interface DecoderGraphOptions {
   dims: LlamaDims;
@@ -43,6 +60,8 @@ export interface DecoderGraphOptions {
   logits: 'all' | 'last';
   /** 'standard' = Pow/ReduceMean/Sqrt chain; 'contrib' = SimplifiedLayerNormalization. */
   norm: 'standard' | 'contrib';
+  /** How linears and lm_head are stored (weight-storage.ts); default float32. */
+  weightDtype?: WeightDtype;
 }
 
 export const OPSET = 17;
@@ -137,7 +156,7 @@ class Graph {
   }
 
   weight(name: string, shape: number[], data: WeightData): string {
-    this.initializers.push({ name, dims: shape, dataType: DataType.FLOAT, ...data });
+    this.initializers.push({ name, dims: shape, ...data, dataType: data.dataType ?? DataType.FLOAT });
     return name;
   }
 }
@@ -199,10 +218,47 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
     }
   }
 
+  const dtype = opts.weightDtype ?? 'float32';
+  const ms = 'com.microsoft';
+  /** x @ W for a stored linear of logical shape [i, o], per the package's dtype. */
+  const matmul = (x: string, name: string, i: number, o: number): string => {
+    const [stored, scale] = linearStorage(name, i, o, dtype);
+    const weight = w(stored.name, stored.shape);
+    switch (dtype) {
+      case 'float32': return g.op('MatMul', [x, weight]);
+      case 'float16': return g.op('MatMul', [x, g.op('Cast', [weight], { to: DataType.FLOAT })]);
+      case 'int8': return g.op('DynamicQuantizeMatMul', [x, weight, w(scale.name, scale.shape)], undefined, ms);
+      case 'int4':
+        // accuracy_level 4: int8 activations against 4-bit weights (weight-storage.ts numbers).
+        return g.op('MatMulNBits', [x, weight, w(scale.name, scale.shape)], { K: i, N: o, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, ms);
+    }
+  };
+  const factor = (src: FactorSource, slot: number, layer: number, target: LoraTarget, which: 'A' | 'B'): string => {
+    const [i, o] = linearShape(dims, target);
+    const r = (lora as { config: LoraConfig }).config.rank;
+    const shape = which === 'A' ? [r, i] : [o, r];
+    const name = `lora.${slot}.layers.${layer}.${target}.${which}`;
+    const data = src(slot, layer, target, which, shape);
+    if (data) return g.weight(name, shape, data);
+    // A missing module: zeros made in the graph (folded at load), not megabytes of inline bytes.
+    return g.op('ConstantOfShape', [g.int64s(shape)], { value: floatTensor('zero', [1], new Float32Array([0])) });
+  };
+
   const linear = (x: string, layer: number, target: LoraTarget): string => {
     const [i, o] = linearShape(dims, target);
-    const y = g.op('MatMul', [x, w(tensorNames.linear(layer, target), [i, o])]);
-    if (lora.kind === 'none' || !lora.config.targets.includes(target)) return y;
+    if (lora.kind === 'folded' && lora.config.targets.includes(target)) {
+      if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`a folded LoRA needs float weights, not ${dtype}`);
+      const name = tensorNames.linear(layer, target);
+      const stored = w(name, [i, o]);
+      const base = dtype === 'float16' ? g.op('Cast', [stored], { to: DataType.FLOAT }) : stored;
+      const a = factor(lora.factors, 0, layer, target, 'A');
+      const b = factor(lora.factors, 0, layer, target, 'B');
+      // (B @ A)^T = A^T @ B^T: [in, out], the layout of W.
+      const delta = g.op('Gemm', [a, b], { transA: 1, transB: 1, alpha: { f: lora.config.scale } });
+      return g.op('MatMul', [x, g.op('Add', [base, delta])]);
+    }
+    const y = matmul(x, tensorNames.linear(layer, target), i, o);
+    if (lora.kind === 'none' || lora.kind === 'folded' || !lora.config.targets.includes(target)) return y;
     const scale = lora.config.scale;
     // Gemm is 2-D: fold [b, s, in] into [b*s, in] and unfold the delta to y's shape.
     const x2 = g.op('Reshape', [x, g.int64s([-1, i])]);
@@ -212,15 +268,19 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
       delta2 = g.op('Gemm', [u, loraInputName(layer, target, 'B')], { transB: 1, alpha: { f: scale } });
     } else {
       const r = lora.config.rank;
-      const a = stackedLoraName(layer, target, 'A');
-      const b = stackedLoraName(layer, target, 'B');
-      const aShape = stackedLoraShape(dims, r, lora.groups, lora.kernel, target, 'A');
-      const bShape = stackedLoraShape(dims, r, lora.groups, lora.kernel, target, 'B');
-      g.weight(a, aShape, lora.factors(a, aShape));
-      g.weight(b, bShape, lora.factors(b, bShape));
+      const slots = Array.from({ length: lora.groups }, (_, slot) => slot);
+      const as = slots.map((slot) => factor(lora.factors, slot, layer, target, 'A'));
+      const bs = slots.map((slot) => factor(lora.factors, slot, layer, target, 'B'));
+      // Stacked: A [G*r, in] (slot g owns rows g*r..), B [out, G*r] (columns g*r..); the gather
+      // kernel views the same A bytes as [G, r, in] and stacks B as [G, out, r].
+      const a = g.op('Concat', as, { axis: 0 });
+      const b = lora.kernel === 'onehot'
+        ? g.op('Concat', bs, { axis: 1 })
+        : g.op('Concat', bs.map((f) => g.op('Unsqueeze', [f, g.int64s([0])])), { axis: 0 });
       if (lora.kernel === 'gather') {
         // [b, s, in] @ [b, in, r] @ [b, r, out]: batched matmuls over the rows' own factors.
-        const at = g.op('Transpose', [g.op('Gather', [a, moduleIds], { axis: 0 })], { perm: [0, 2, 1] });
+        const a3 = g.op('Reshape', [a, g.int64s([lora.groups, r, i])]);
+        const at = g.op('Transpose', [g.op('Gather', [a3, moduleIds], { axis: 0 })], { perm: [0, 2, 1] });
         const bt = g.op('Transpose', [g.op('Gather', [b, moduleIds], { axis: 0 })], { perm: [0, 2, 1] });
         const delta = g.op('MatMul', [g.op('MatMul', [x, at]), bt]);
         return g.op('Add', [y, g.op('Mul', [delta, g.floatScalar(scale)])]);
@@ -300,12 +360,12 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
     x = g.op('Gather', [x, g.int64s([-1])], { axis: 1 });
   }
   const normed = rmsNorm(x, tensorNames.finalNorm);
-  const logits = g.op('MatMul', [normed, w(tensorNames.lmHead, [hidden, dims.vocabSize])]);
+  const logits = matmul(normed, tensorNames.lmHead, hidden, dims.vocabSize);
   g.output(logits, { name: 'logits', elemType: DataType.FLOAT, shape: ['batch_size', opts.logits === 'last' ? 1 : 'sequence_length', dims.vocabSize] });
 
   return encodeModel({
     irVersion: IR_VERSION,
-    opsets: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }],
+    opsets: [{ domain: '', version: OPSET }, { domain: ms, version: 1 }],
     producerName: 'xalma-serve',
     graph: { name: 'xalma_decoder', nodes: g.nodes, initializers: g.initializers, inputs: g.inputs, outputs: g.outputs },
   });

@@ -7,7 +7,7 @@
 import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { baseTensorShapes, loraTensorShapes, LORA_TARGETS, type LlamaDims, type LoraConfig } from './architecture.ts';
-import { buildDecoderGraph } from './graph-builder.ts';
+import { packageBaseGraph } from './external-data.ts';
 import { PACKAGE_FORMAT_VERSION, type Manifest, type ManifestGroup } from './manifest-types.ts';
 import { XALMA_GROUPS } from './xalma-groups.ts';
 import { buildFileEntry } from './manifest.ts';
@@ -92,17 +92,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<Manifest> {
 
   // The base graph reads its weights straight out of base.safetensors (ONNX external data).
   const header = await readSafetensorsHeader(join(dir, 'base.safetensors'));
-  const graph = buildDecoderGraph({
-    dims,
-    lora: { kind: 'none' },
-    logits: 'all',
-    norm: 'standard',
-    weights: (name) => {
-      const entry = header.tensors.get(name);
-      if (!entry) throw new Error(`base.safetensors lacks ${name}`);
-      return { external: { location: 'base.safetensors', offset: entry.begin, length: entry.end - entry.begin } };
-    },
-  });
+  const graph = packageBaseGraph(dims, 'float32', { location: 'base.safetensors', header });
   await writeFile(join(dir, 'base.onnx'), graph);
 
   const groups: ManifestGroup[] = [];

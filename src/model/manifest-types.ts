@@ -1,4 +1,5 @@
 import type { LlamaDims, LoraConfig } from './architecture.ts';
+import type { WeightDtype } from './weight-storage.ts';
 
 /** Model package format version this server reads and writes. */
 export const PACKAGE_FORMAT_VERSION = 1;
@@ -29,7 +30,14 @@ export interface Manifest {
   description: string;
   architecture: 'llama';
   dims: LlamaDims;
-  dtype: 'float32';
+  /** Storage of the base linears and lm_head (weight-storage.ts); embeddings, norms and LoRA factors are float32. */
+  dtype: WeightDtype;
+  /** Quantization of int8/int4 weights, as written by the importer. */
+  quantization?: ManifestQuantization;
+  /** Where an imported package came from. */
+  source?: ManifestSource;
+  /** Merged weights per group (merged-mode linears in `dtype`), from `import --merged`. */
+  merged?: ManifestMerged[];
   tokenizer: { file: string; bosId: number; eosId: number; padId: number };
   /** X-ALMA chat prompt with {source}, {target}, {text} placeholders (DESIGN 1). */
   promptTemplate: string;
@@ -40,4 +48,31 @@ export interface Manifest {
   /** Base ONNX graph whose external data points into `weights`. */
   graph: string;
   files: ManifestFile[];
+}
+
+export interface ManifestQuantization {
+  /** int8: one symmetric scale per output column; int4: symmetric blocks along the input axis. */
+  method: 'symmetric-per-column' | 'symmetric-block';
+  bits: number;
+  /** Block length along the input axis (int4). */
+  blockSize?: number;
+  /** The onnxruntime op the engine runs it with. */
+  kernel: string;
+}
+
+export interface ManifestSource {
+  /** Folder names (not paths) of the checkpoints, as given to import. */
+  base: string;
+  adapters: Array<{ group: number; name: string; file: string }>;
+  merged: Array<{ group: number; name: string }>;
+  /** sha256 of the base config.json. */
+  configSha256: string;
+  /** The checkpoint's own dtype (config torch_dtype). */
+  torchDtype: string;
+  importedWith: string;
+}
+
+export interface ManifestMerged {
+  group: number;
+  file: string;
 }

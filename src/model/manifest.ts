@@ -58,7 +58,59 @@ export const manifestSchema: JSONSchemaType<Manifest> = {
         ropeTheta: { type: 'number', exclusiveMinimum: 0 },
       },
     },
-    dtype: { type: 'string', const: 'float32' },
+    dtype: { type: 'string', enum: ['float32', 'float16', 'int8', 'int4'] },
+    quantization: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['method', 'bits', 'kernel'],
+      properties: {
+        method: { type: 'string', enum: ['symmetric-per-column', 'symmetric-block'] },
+        bits: positiveInt,
+        blockSize: { ...positiveInt, nullable: true },
+        kernel: { type: 'string' },
+      },
+    },
+    source: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['base', 'adapters', 'merged', 'configSha256', 'torchDtype', 'importedWith'],
+      properties: {
+        base: { type: 'string' },
+        adapters: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['group', 'name', 'file'],
+            properties: { group: positiveInt, name: { type: 'string' }, file: { type: 'string' } },
+          },
+        },
+        merged: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['group', 'name'],
+            properties: { group: positiveInt, name: { type: 'string' } },
+          },
+        },
+        configSha256: { type: 'string', pattern: SHA256_PATTERN },
+        torchDtype: { type: 'string' },
+        importedWith: { type: 'string' },
+      },
+    },
+    merged: {
+      type: 'array',
+      nullable: true,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['group', 'file'],
+        properties: { group: positiveInt, file: relativePath },
+      },
+    },
     tokenizer: {
       type: 'object',
       additionalProperties: false,
@@ -216,7 +268,11 @@ function checkConsistency(m: Manifest, where: string): void {
     ['/graph', m.graph],
     ['/tokenizer/file', m.tokenizer.file],
     ...m.groups.map((g, i): [string, string] => [`/groups/${i}/module`, g.module]),
+    ...(m.merged ?? []).map((g, i): [string, string] => [`/merged/${i}/file`, g.file]),
   ];
+  for (const [i, g] of (m.merged ?? []).entries()) {
+    if (!ids.has(g.group)) throw manifestInvalid(where, `/merged/${i}/group ${g.group} is not in /groups`);
+  }
   for (const [at, p] of mustList) {
     if (!listed.has(p)) throw manifestInvalid(where, `${at} "${p}" is not listed in /files`);
   }

@@ -9,11 +9,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isXalmaError, XalmaError } from '../errors.ts';
-import { baseTensorShapes, loraTensorShapes } from './architecture.ts';
+import { loraTensorShapes } from './architecture.ts';
+import { baseTensorStorage } from './weight-storage.ts';
 import { parseManifest, sha256File } from './manifest.ts';
 import type { Manifest, ManifestFile } from './manifest-types.ts';
 import { readSafetensorsHeader } from './safetensors.ts';
 import type { SafetensorsHeader } from './safetensors.ts';
+export type { PackageFile } from './external-data.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -86,7 +88,7 @@ async function checkFile(dir: string, entry: ManifestFile, verifyChecksum: boole
 
 async function checkBaseWeights(path: string, manifest: Manifest): Promise<void> {
   const header = await readSafetensorsHeader(path);
-  for (const [name, expected] of baseTensorShapes(manifest.dims)) {
+  for (const { name, shape: expected, dtype } of baseTensorStorage(manifest.dims, manifest.dtype)) {
     const entry = header.tensors.get(name);
     if (!entry) {
       throw new XalmaError('MODEL_SHAPE_MISMATCH', `${path}: tensor ${name} is missing (expected shape ${shapeText(expected)})`, { file: path, tensor: name });
@@ -97,6 +99,9 @@ async function checkBaseWeights(path: string, manifest: Manifest): Promise<void>
         `${path}: tensor ${name} has shape ${shapeText(entry.shape)}, expected ${shapeText(expected)}`,
         { file: path, tensor: name, expected, actual: entry.shape },
       );
+    }
+    if (entry.dtype !== dtype) {
+      throw new XalmaError('MODEL_SHAPE_MISMATCH', `${path}: tensor ${name} is ${entry.dtype}, a ${manifest.dtype} package stores it as ${dtype}`, { file: path, tensor: name });
     }
   }
 }
@@ -153,6 +158,9 @@ export async function validateModuleFile(path: string, manifest: Manifest, group
     const entry = header.tensors.get(name);
     if (!entry) {
       throw new XalmaError('MODULE_INVALID', `group ${group}: ${path}: tensor ${name} is missing`, { group, tensor: name });
+    }
+    if (entry.dtype !== 'F32') {
+      throw new XalmaError('MODULE_INVALID', `group ${group}: ${path}: tensor ${name} is ${entry.dtype}, module files hold F32`, { group, tensor: name });
     }
     if (sameShape(entry.shape, expected)) continue;
     // Name the likely cause: a module trained with another rank than the manifest's.

@@ -11,11 +11,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { loadModelPackage, type ModelPackage } from '../../../src/model/package.ts';
 import { readSafetensors, readSafetensorsHeader, type F32Tensor, type SafetensorsHeader } from '../../../src/model/safetensors.ts';
-import { mergeModule } from '../../../src/model/merge.ts';
 import { buildDecoderGraph, loraInputName, pastKeyName, pastValueName, presentKeyName, presentValueName, type StackedKernel } from '../../../src/model/graph-builder.ts';
 import { allModeGraph, baseWeightSource, mergedModeGraph, singleModeGraph } from '../../../src/engine/graphs.ts';
 import { createSession, floatTensor, int64Tensor, tensorData, type OrtFeeds, type Session } from '../../../src/engine/ort.ts';
-import { loadModuleFile, factorKey, type LoadedModule } from '../../../src/lora/module-file.ts';
+import { checkedModuleFile, loadModuleFile, factorKey, type LoadedModule } from '../../../src/lora/module-file.ts';
 import { referenceForward, type KvPair } from '../../support/reference-forward.ts';
 import { DEFAULT_MODEL_DIR } from '../../../src/paths.ts';
 
@@ -175,8 +174,8 @@ describe('ONNX decoder graphs of the default model match the reference forward p
 
   it('merged weights (W + scale * B @ A) give the LoRA logits, for groups 1 and 8', async () => {
     for (const group of [1, 8]) {
-      const merged = mergeModule(base, rawModules.get(group)!, pkg.manifest.dims, pkg.manifest.lora);
-      const session = await createSession(mergedModeGraph(pkg, header, merged), { provider: 'cpu' }, pkg.dir);
+      const module = await checkedModuleFile(pkg, group, { verifyChecksum: false });
+      const session = await createSession(mergedModeGraph(pkg, header, { module }), { provider: 'cpu' }, pkg.dir);
       await compareWithReference(session, `merged group ${group}`, { modules: PROMPTS.map(() => group), lastOnly: true });
       await session.release();
     }
@@ -184,7 +183,7 @@ describe('ONNX decoder graphs of the default model match the reference forward p
 
   for (const kernel of ['onehot', 'gather'] as StackedKernel[]) {
     it(`all 8 modules stacked (${kernel} kernel), one batch mixing groups 3, 8 and 1`, async () => {
-      const modules = pkg.manifest.groups.map((g) => loaded.get(g.id)!);
+      const modules = await Promise.all(pkg.manifest.groups.map((g) => checkedModuleFile(pkg, g.id, { verifyChecksum: false })));
       const session = await createSession(allModeGraph(pkg, header, modules, kernel), { provider: 'cpu' }, pkg.dir);
       const groups = [3, 8, 1];
       const slots = groups.map((g) => pkg.manifest.groups.findIndex((x) => x.id === g));
