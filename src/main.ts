@@ -1,16 +1,50 @@
 /**
- * CLI: `xalma-serve <command>`.
+ * CLI: `xalma-serve <command>`; every command answers --help.
  *   serve       start the HTTP server (src/server.ts)
  *   translate   run the engine once without HTTP; the translation is the last line of stdout
+ *   import      turn Hugging Face checkpoints into a model package (src/import)
  *   make-model  write a synthetic model package from a seed (tiny | bench preset)
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL_DIR } from './paths.ts';
 
-const USAGE = `usage:
-  xalma-serve serve [--port N] [--host H] [--model DIR] [--mode single|merged|all] [...]   (see README, Configuration)
-  xalma-serve translate [--model DIR] [--mode single|merged|all] [--beams N] [--max-tokens N] [--from xx] --to yy "text"
-  xalma-serve make-model --out DIR [--preset tiny|bench] [--seed N] [--name NAME]`;
+const USAGE = `usage: xalma-serve <command> [options]     (xalma-serve <command> --help for its options)
+  serve        start the HTTP server on a model package
+  translate    translate one text from the command line
+  import       turn Hugging Face checkpoints (base + PEFT adapters) into a model package
+  make-model   write a synthetic demo model package`;
+
+const TRANSLATE_USAGE = `usage: xalma-serve translate [--model DIR] [--mode single|merged|all] [--from xx] --to yy
+                            [--max-new-tokens N] [--beams N] [--provider cpu|cuda] "text"
+
+Translates one text and prints the translation as the last line of stdout (two lines of
+context before it). Without --from the source language is detected (loads the detection
+models, a few seconds); with it nothing is detected.
+  --model DIR            model package (default: the embedded demo model)
+  --mode                 single | merged | all (default all)
+  --max-new-tokens N     most tokens to generate (default 64; --max-tokens is the same)`;
+
+const MAKE_MODEL_USAGE = `usage: xalma-serve make-model --out DIR [--preset tiny|bench] [--seed N] [--name NAME]
+
+Writes a synthetic package (random weights, X-ALMA layout, 8 modules); it does not translate.`;
+
+async function serveUsage(): Promise<string> {
+  const { CONFIG_OPTIONS, CONFIG_FILE_OPTION } = await import('./config.ts');
+  const rows = CONFIG_OPTIONS.map((o) => {
+    const def = Array.isArray(o.default) ? o.default.join(',') : String(o.default);
+    const values = o.values ? ` (${o.values.join('|')})` : '';
+    return `  ${o.flag.padEnd(26)} ${o.description}${values}; env ${o.env.join(', ')}; default ${def === '' ? '(none)' : def}`;
+  });
+  return [
+    'usage: xalma-serve serve [options]      (npm start -- [options])',
+    '',
+    'Options (flags > environment > config file > defaults):',
+    `  ${CONFIG_FILE_OPTION.flag.padEnd(26)} ${CONFIG_FILE_OPTION.description}; env ${CONFIG_FILE_OPTION.env}`,
+    ...rows,
+  ].join('\n');
+}
+
+const wantsHelp = (argv: string[]) => argv.includes('--help') || argv.includes('-h');
 
 async function translateCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -20,24 +54,30 @@ async function translateCommand(argv: string[]): Promise<void> {
       model: { type: 'string', default: DEFAULT_MODEL_DIR },
       mode: { type: 'string', default: 'all' },
       beams: { type: 'string', default: '1' },
-      'max-tokens': { type: 'string', default: '64' },
+      'max-new-tokens': { type: 'string' },
+      'max-tokens': { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
       provider: { type: 'string', default: 'cpu' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help) return void console.log(TRANSLATE_USAGE);
   const text = positionals.join(' ');
-  if (!values.to || !text) throw new Error(`--to and a text are required\n${USAGE}`);
+  if (!values.to || !text) throw new Error(`--to and a text are required\n${TRANSLATE_USAGE}`);
   if (!['single', 'merged', 'all'].includes(values.mode!)) throw new Error(`--mode must be single, merged or all`);
+  const maxNewTokens = Number(values['max-new-tokens'] ?? values['max-tokens'] ?? 64);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error('--max-new-tokens must be a positive integer');
   const { createEngine } = await import('./engine/engine.ts');
-  const { createDetector, planTranslation, buildGroupTable, languageName } = await import('./languages/index.ts');
+  const { planTranslation, buildGroupTable, languageName } = await import('./languages/index.ts');
   const { DEFAULT_DECODING } = await import('./engine/types.ts');
   const { isXalmaError } = await import('./errors.ts');
+  // Detection models take seconds to load: only when the source is to be detected.
+  const detector = values.from ? undefined : await (await import('./languages/index.ts')).createDetector();
   const engine = await createEngine({ modelDir: values.model!, mode: values.mode as 'single' | 'merged' | 'all', provider: values.provider as 'cpu' | 'cuda' });
   try {
-    const detector = await createDetector();
     const plan = planTranslation({ source: values.from, target: values.to, text, groups: buildGroupTable(engine.manifest.groups), detector });
-    const options = { ...DEFAULT_DECODING, beams: Number(values.beams), maxNewTokens: Number(values['max-tokens']) };
+    const options = { ...DEFAULT_DECODING, beams: Number(values.beams), maxNewTokens };
     let current = text;
     for (const hop of plan.hops) {
       const [out] = await engine.translateBatch([{ group: hop.group, sourceName: languageName(hop.from), targetName: languageName(hop.to), text: current, options }]);
@@ -63,9 +103,11 @@ async function makeModelCommand(argv: string[]): Promise<void> {
       preset: { type: 'string', default: 'tiny' },
       seed: { type: 'string', default: '20250125' },
       name: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (!values.out) throw new Error(`--out is required\n${USAGE}`);
+  if (values.help) return void console.log(MAKE_MODEL_USAGE);
+  if (!values.out) throw new Error(`--out is required\n${MAKE_MODEL_USAGE}`);
   if (values.preset !== 'tiny' && values.preset !== 'bench') throw new Error('--preset must be tiny or bench');
   const { makeModel } = await import('./model/make-model.ts');
   const started = Date.now();
@@ -78,6 +120,7 @@ async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
     case 'serve': {
+      if (wantsHelp(rest)) return void console.log(await serveUsage());
       const { loadConfig } = await import('./config.ts');
       const { startServer } = await import('./server.ts');
       await startServer(await loadConfig(rest, process.env));
@@ -85,11 +128,19 @@ async function main(): Promise<void> {
     }
     case 'translate':
       return translateCommand(rest);
+    case 'import':
+      return (await import('./import/import-command.ts')).importCommand(rest);
     case 'make-model':
       return makeModelCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return;
     default:
-      console.error(USAGE);
-      process.exitCode = command ? 2 : 0;
+      console.error(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+      process.exitCode = 2;
   }
 }
 

@@ -14,7 +14,7 @@
  * Everything is written to `<out>.partial-<pid>` and renamed at the end, so an interrupted or
  * failed import never leaves a folder that looks like a package.
  */
-import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { XalmaError } from '../errors.ts';
 import { loadTokenizer } from '../engine/tokenizer.ts';
@@ -198,11 +198,10 @@ async function writeModule(tmp: string, group: number, adapter: PeftAdapter, dim
     }
   }
   const writer = await SafetensorsWriter.create(join(tmp, rel), specs, { group: String(group), rank: String(adapter.rank), scale: String(adapter.scale) });
-  const per = adapter.storedBytes / specs.length;
   for (const s of specs) {
     signal?.throwIfAborted();
     await writer.write(s.name, bytesOf(await adapter.read(s.name)));
-    progress.add(adapter.file, per);
+    progress.add(adapter.file, adapter.factorBytes.get(s.name)!);
   }
   await writer.close();
   return { rel, entry: { path: rel, bytes: writer.bytes, sha256: writer.digest() } };
@@ -284,6 +283,8 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportSumma
     await mkdir(join(tmp, 'modules'), { recursive: true });
     try {
       await copyFile(tokenizerPath, join(tmp, 'tokenizer.json'));
+      // Hub caches and read-only mounts hand out 0444 files; the package's own copy is ours.
+      await chmod(join(tmp, 'tokenizer.json'), 0o644);
       const { writer: baseWriter, tensors } = await writeBase(tmp, shards, config, opts.dtype, progress, opts.signal);
       const baseHeader = await readSafetensorsHeader(join(tmp, 'base.safetensors'));
       await writeFile(join(tmp, 'base.onnx'), packageBaseGraph(config.dims, opts.dtype, { location: 'base.safetensors', header: baseHeader }));

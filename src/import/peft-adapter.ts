@@ -21,8 +21,9 @@ export interface PeftAdapter {
   targets: LoraTarget[];
   /** Our name (tensorNames.loraA/B) -> the factor in PEFT layout, A [r, in] or B [out, r], as Float32. */
   read(name: string): Promise<Float32Array>;
-  /** Bytes of the factors as stored in the checkpoint. */
+  /** Bytes of the factors as stored in the checkpoint, in all and per factor (our names). */
   storedBytes: number;
+  factorBytes: ReadonlyMap<string, number>;
   close(): Promise<void>;
 }
 
@@ -113,6 +114,7 @@ export async function readPeftAdapter(dir: string, dims: LlamaDims): Promise<Pef
     const keyOf = new Map<string, string>();
     const shapes = new Map<string, number[]>();
     let storedBytes = 0;
+    const factorBytes = new Map<string, number>();
     for (const [key, t] of raw.shapes) {
       const m = KEY.exec(key);
       if (!m || !(LORA_TARGETS as readonly string[]).includes(m[3])) throw unsupported(file, `tensor ${key} is not a LoRA factor of a LLaMA projection`);
@@ -125,6 +127,7 @@ export async function readPeftAdapter(dir: string, dims: LlamaDims): Promise<Pef
       keyOf.set(name, key);
       shapes.set(name, t.shape);
       storedBytes += t.bytes;
+      factorBytes.set(name, t.bytes);
     }
     for (let l = 0; l < dims.numLayers; l++) {
       for (const t of config.targets) {
@@ -138,7 +141,7 @@ export async function readPeftAdapter(dir: string, dims: LlamaDims): Promise<Pef
         }
       }
     }
-    return { dir, file, ...config, storedBytes, read: (name) => raw.read(keyOf.get(name)!), close: () => raw.close() };
+    return { dir, file, ...config, storedBytes, factorBytes, read: (name) => raw.read(keyOf.get(name)!), close: () => raw.close() };
   } catch (err) {
     await raw.close();
     throw err;

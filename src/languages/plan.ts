@@ -38,7 +38,8 @@ export interface PlanArgs {
   target: string;
   text: string;
   groups: GroupTable;
-  detector: Detector;
+  /** Needed when the source is to be detected; with a declared source and none, no mismatch check. */
+  detector?: Detector;
 }
 
 /**
@@ -86,6 +87,7 @@ export function planTranslation(args: PlanArgs): Plan {
   let detected: Detection | undefined;
   let mismatch: { detected: string } | undefined;
   if (isAuto(args.source)) {
+    if (!detector) throw new Error('planTranslation: the source is to be detected but no detector was given');
     detected = detector.detect(text);
     if (detected.language === UNDETERMINED) {
       throw new XalmaError('SOURCE_UNDETECTED', undefined, { detected });
@@ -96,7 +98,7 @@ export function planTranslation(args: PlanArgs): Plan {
     source = declared.code;
     sourceVariant = declared.variant;
     // The caller's word wins; detection only annotates the plan.
-    if (text.trim().length > 0) {
+    if (detector && text.trim().length > 0) {
       detected = detector.detect(text);
       if (detected.language !== UNDETERMINED && detected.language !== source && detected.confidence >= MISMATCH_MIN_CONFIDENCE) {
         mismatch = { detected: detected.language };
