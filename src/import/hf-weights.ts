@@ -9,11 +9,12 @@
  * match the sha256 its blob is named after; that catches a corrupted or half-downloaded shard
  * for the price of the hashing (the bytes are read anyway).
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { XalmaError, isXalmaError } from '../errors.ts';
 import { floatView, openSafetensors, readTensorBytes, type SafetensorsEntry, type SafetensorsHeader } from '../model/safetensors.ts';
+import { Scratch } from '../model/weight-storage.ts';
 import { readJsonFile } from './hf-config.ts';
 
 export interface ShardTensor {
@@ -94,32 +95,41 @@ export async function openHfWeights(dir: string, stem = 'model'): Promise<Shard[
 
 /**
  * Streams every tensor of the shards as Float32 (HF layout), shard by shard, in file order.
+ * The next tensor is read while the caller works on this one (two buffers, alternating), and
+ * the yielded `data` lives in a reused buffer: it is valid until the next iteration.
  * Verifies Hub-cache checksums along the way (the whole file is hashed, header included).
  */
 export async function* streamTensors(shards: readonly Shard[], signal?: AbortSignal): AsyncGenerator<{ name: string; shape: number[]; data: Float32Array; bytes: number; shard: Shard }> {
+  const scratch = new Scratch();
+  let flip = 0;
   for (const shard of shards) {
     const { fh, header } = await openSafetensors(shard.path);
     try {
-      let hash: Hash | undefined;
+      const hash = shard.expectedSha256 ? createHash('sha256') : undefined;
       let cursor = 0;
-      const hashUpTo = async (end: number) => {
-        if (!hash || end <= cursor) return;
-        hash.update(await readTensorBytes(fh, { dtype: 'U8', shape: [end - cursor], begin: cursor, end }));
-        cursor = end;
+      const read = (k: number) => {
+        const e = shard.tensors[k].entry;
+        return readTensorBytes(fh, e, scratch.bytes(`read${flip++ % 2}`, e.end - e.begin));
       };
-      if (shard.expectedSha256) hash = createHash('sha256');
-      for (const t of shard.tensors) {
+      let next = shard.tensors.length > 0 ? read(0) : undefined;
+      for (let k = 0; k < shard.tensors.length; k++) {
         signal?.throwIfAborted();
-        await hashUpTo(t.entry.begin);
-        const bytes = await readTensorBytes(fh, t.entry);
+        const t = shard.tensors[k];
+        const bytes = await next!;
+        next = k + 1 < shard.tensors.length ? read(k + 1) : undefined;
         if (hash) {
+          // Holes between tensors (legal, never written by HF) are hashed too.
+          if (t.entry.begin > cursor) hash.update(await readTensorBytes(fh, { begin: cursor, end: t.entry.begin }));
           hash.update(bytes);
           cursor = t.entry.end;
         }
-        yield { name: t.name, shape: t.entry.shape, data: floatView(shard.path, t.name, t.entry, bytes), bytes: bytes.byteLength, shard };
+        const n = (t.entry.end - t.entry.begin) / (t.entry.dtype === 'F32' ? 4 : 2);
+        const data = floatView(shard.path, t.name, t.entry, bytes, t.entry.dtype === 'F32' ? undefined : scratch.f32('widened', n));
+        yield { name: t.name, shape: t.entry.shape, data, bytes: bytes.byteLength, shard };
       }
+      await next; // a read still in flight when the caller stopped early
       if (hash) {
-        await hashUpTo(header.fileBytes);
+        if (header.fileBytes > cursor) hash.update(await readTensorBytes(fh, { begin: cursor, end: header.fileBytes }));
         const actual = hash.digest('hex');
         if (actual !== shard.expectedSha256) {
           throw invalid(shard.path, `sha256 ${actual}, the Hub cache blob says ${shard.expectedSha256}: the file is corrupted or incomplete, download it again`);

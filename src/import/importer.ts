@@ -24,7 +24,7 @@ import { buildFileEntry } from '../model/manifest.ts';
 import { PACKAGE_FORMAT_VERSION, type Manifest, type ManifestFile, type ManifestGroup, type ManifestQuantization } from '../model/manifest-types.ts';
 import { DEFAULT_PROMPT_TEMPLATE } from '../model/prompt.ts';
 import { readSafetensorsHeader, SafetensorsWriter } from '../model/safetensors.ts';
-import { encodeLinear, INT4_BLOCK, linearStorage, mergedLinearStorage, type StoredTensor, type WeightDtype } from '../model/weight-storage.ts';
+import { encodeLinear, INT4_BLOCK, linearStorage, mergedLinearStorage, Scratch, type StoredTensor, type WeightDtype } from '../model/weight-storage.ts';
 import { XALMA_GROUPS } from '../model/xalma-groups.ts';
 import { readHfConfig, type HfLlamaConfig } from './hf-config.ts';
 import { openHfWeights, streamTensors, type Shard } from './hf-weights.ts';
@@ -169,9 +169,10 @@ async function writeBase(tmp: string, shards: readonly Shard[], config: HfLlamaC
   }
   const writer = await SafetensorsWriter.create(join(tmp, 'base.safetensors'), specs, { format: 'xalma-serve', layout: `linear weights as ${dtype} (weight-storage.ts)` });
   let tensors = 0;
+  const scratch = new Scratch();
   const put = async (ours: string, data: Float32Array) => {
     const exp = expected.get(ours)!;
-    const parts = exp.linear ? encodeLinear(data, exp.linear.outDim, exp.linear.inDim, dtype) : [bytesOf(data)];
+    const parts = exp.linear ? encodeLinear(data, exp.linear.outDim, exp.linear.inDim, dtype, scratch) : [bytesOf(data)];
     for (let k = 0; k < parts.length; k++) await writer.write(exp.stored[k].name, parts[k]);
   };
   for await (const t of streamTensors(shards, signal)) {
@@ -222,11 +223,12 @@ async function writeMerged(tmp: string, group: number, dir: string, base: HfLlam
   const targets = new Set(mergedLinearStorage(base.dims, lora.targets, dtype).map((s) => s.name));
   const wanted = [...order.values()].filter((ours) => targets.has(ours));
   const writer = await SafetensorsWriter.create(join(tmp, rel), wanted.flatMap((ours) => expected.get(ours)!.stored), { group: String(group), source: basename(dir) });
+  const scratch = new Scratch();
   for await (const t of streamTensors(shards, signal)) {
     const ours = order.get(t.name);
     const exp = ours && targets.has(ours) ? expected.get(ours)! : undefined;
     if (exp) {
-      const parts = encodeLinear(t.data, exp.linear!.outDim, exp.linear!.inDim, dtype);
+      const parts = encodeLinear(t.data, exp.linear!.outDim, exp.linear!.inDim, dtype, scratch);
       for (let k = 0; k < parts.length; k++) await writer.write(exp.stored[k].name, parts[k]);
     }
     progress.add(t.shard.path, t.bytes);

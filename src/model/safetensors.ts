@@ -291,8 +291,11 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
   }
 }
 
-/** The bytes of one float tensor as Float32 (F16/BF16 widened exactly; F32 copied only if misaligned). */
-export function floatView(path: string, name: string, e: SafetensorsEntry, bytes: Uint8Array): Float32Array {
+/**
+ * The bytes of one float tensor as Float32 (F16/BF16 widened exactly, into `out` when given;
+ * F32 is a view, copied only if misaligned).
+ */
+export function floatView(path: string, name: string, e: SafetensorsEntry, bytes: Uint8Array, out?: Float32Array): Float32Array {
   if (!FLOAT_DTYPES.has(e.dtype)) throw invalid(path, `tensor ${name}: dtype ${e.dtype} is not a float type`);
   if (e.dtype === 'F32') {
     return bytes.byteOffset % 4 === 0
@@ -302,12 +305,11 @@ export function floatView(path: string, name: string, e: SafetensorsEntry, bytes
   const halves = bytes.byteOffset % 2 === 0
     ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2)
     : new Uint16Array(bytes.slice().buffer);
-  return e.dtype === 'F16' ? f16ToF32(halves) : bf16ToF32(halves);
+  return e.dtype === 'F16' ? f16ToF32(halves, out) : bf16ToF32(halves, out);
 }
 
-/** Reads one tensor's raw bytes from an open file. */
-export async function readTensorBytes(fh: FileHandle, e: SafetensorsEntry): Promise<Uint8Array> {
-  const out = new Uint8Array(e.end - e.begin);
+/** Reads one tensor's raw bytes from an open file (into `out` when given, of exactly that size). */
+export async function readTensorBytes(fh: FileHandle, e: { begin: number; end: number }, out: Uint8Array = new Uint8Array(e.end - e.begin)): Promise<Uint8Array> {
   await readExactly(fh, out, e.begin);
   return out;
 }

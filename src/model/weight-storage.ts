@@ -57,42 +57,88 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** [out, in] -> [in, out] */
-export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  // Tiled so both sides stay in cache on multi-GB matrices.
-  const T = 64;
+/**
+ * Buffers reused from tensor to tensor (grown, never shrunk): a fresh multi-MB array costs a
+ * page fault per 4 KiB on first touch, more than the conversion itself (half.ts).
+ */
+export class Scratch {
+  private readonly buffers = new Map<string, ArrayBuffer>();
+
+  bytes(key: string, n: number): Uint8Array {
+    let b = this.buffers.get(key);
+    if (!b || b.byteLength < n) {
+      b = new ArrayBuffer(Math.max(n, Math.ceil((b?.byteLength ?? 0) * 1.25)));
+      this.buffers.set(key, b);
+    }
+    return new Uint8Array(b, 0, n);
+  }
+
+  f32(key: string, n: number): Float32Array {
+    const b = this.bytes(key, n * 4);
+    return new Float32Array(b.buffer, 0, n);
+  }
+}
+
+/** [rows, cols] -> [cols, rows], tiled so both sides stay in cache on large matrices. */
+export function transpose(w: Float32Array, rows: number, cols: number, out: Float32Array = new Float32Array(w.length)): Float32Array {
+  const T = 32;
   for (let r0 = 0; r0 < rows; r0 += T) {
+    const r1 = r0 + T < rows ? r0 + T : rows;
     for (let c0 = 0; c0 < cols; c0 += T) {
-      const r1 = Math.min(rows, r0 + T);
-      const c1 = Math.min(cols, c0 + T);
-      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = w[r * cols + c];
+      const c1 = c0 + T < cols ? c0 + T : cols;
+      for (let r = r0; r < r1; r++) {
+        let s = r * cols + c0;
+        let d = c0 * rows + r;
+        for (let c = c0; c < c1; c++, s++, d += rows) out[d] = w[s];
+      }
     }
   }
   return out;
 }
 
-/** Encodes an HF weight W [out, in] into its stored tensors (bytes, in linearStorage order). */
-export function encodeLinear(w: Float32Array, outDim: number, inDim: number, dtype: WeightDtype): Uint8Array[] {
+/**
+ * Encodes an HF weight W [out, in] into its stored tensors (bytes, in linearStorage order).
+ * With `scratch` the results live in its buffers: valid until the next call with the same scratch.
+ */
+export function encodeLinear(w: Float32Array, outDim: number, inDim: number, dtype: WeightDtype, scratch?: Scratch): Uint8Array[] {
+  const n = outDim * inDim;
+  const f32 = (key: string, len: number) => (scratch ? scratch.f32(key, len) : new Float32Array(len));
+  const u8 = (key: string, len: number) => (scratch ? scratch.bytes(key, len).fill(0) : new Uint8Array(len));
   switch (dtype) {
-    case 'float32': return [bytesOf(transpose(w, outDim, inDim))];
-    case 'float16': return [bytesOf(f32ToF16(transpose(w, outDim, inDim)))];
+    case 'float32': return [bytesOf(transpose(w, outDim, inDim, f32('t', n)))];
+    case 'float16': return [bytesOf(f32ToF16(transpose(w, outDim, inDim, f32('t', n))))];
     case 'int8': {
-      const scale = new Float32Array(outDim);
-      const q = new Int8Array(inDim * outDim);
+      const scale = f32('scale', outDim);
+      const inv = f32('inv', outDim);
       for (let o = 0; o < outDim; o++) {
         let max = 0;
-        for (let i = 0; i < inDim; i++) max = Math.max(max, Math.abs(w[o * inDim + i]));
-        const s = max / 127 || 1;
-        scale[o] = s;
-        for (let i = 0; i < inDim; i++) q[i * outDim + o] = Math.round(w[o * inDim + i] / s);
+        for (let i = o * inDim, end = i + inDim; i < end; i++) {
+          const a = w[i] < 0 ? -w[i] : w[i];
+          if (a > max) max = a;
+        }
+        scale[o] = max / 127 || 1;
+        inv[o] = 1 / scale[o];
       }
-      return [bytesOf(q), bytesOf(scale)];
+      // Quantized and transposed to [in, out] in tiles (the scatter is the costly part).
+      const qb = u8('q', n);
+      const q = new Int8Array(qb.buffer, qb.byteOffset, n);
+      const T = 32;
+      for (let o0 = 0; o0 < outDim; o0 += T) {
+        const o1 = o0 + T < outDim ? o0 + T : outDim;
+        for (let i0 = 0; i0 < inDim; i0 += T) {
+          const i1 = i0 + T < inDim ? i0 + T : inDim;
+          for (let o = o0; o < o1; o++) {
+            const k = inv[o];
+            for (let i = i0; i < i1; i++) q[i * outDim + o] = Math.round(w[o * inDim + i] * k);
+          }
+        }
+      }
+      return [qb, bytesOf(scale)];
     }
     case 'int4': {
       const blocks = Math.ceil(inDim / INT4_BLOCK);
-      const scale = new Float32Array(outDim * blocks);
-      const q = new Uint8Array(outDim * blocks * (INT4_BLOCK / 2));
+      const scale = f32('scale', outDim * blocks);
+      const q = u8('q', outDim * blocks * (INT4_BLOCK / 2));
       for (let o = 0; o < outDim; o++) {
         for (let b = 0; b < blocks; b++) {
           const start = b * INT4_BLOCK;

@@ -240,3 +240,17 @@ describe('graph builder guards', () => {
     expect(bytes.length).toBeLessThan(200_000);
   });
 });
+
+describe('engine graphs read weights in place', () => {
+  it('no mode graph carries weights inline: each is smaller than one module file (all mode stacks 8)', async () => {
+    const { stat } = await import('node:fs/promises');
+    const moduleBytes = (await stat(pkg.modulePath(1))).size;
+    const modules = await Promise.all(pkg.manifest.groups.map((g) => checkedModuleFile(pkg, g.id, { verifyChecksum: false })));
+    const graphs = {
+      single: singleModeGraph(pkg, header),
+      merged: mergedModeGraph(pkg, header, { module: modules[0] }),
+      all: allModeGraph(pkg, header, modules, 'onehot'),
+    };
+    for (const [mode, bytes] of Object.entries(graphs)) expect(bytes.length, mode).toBeLessThan(moduleBytes);
+  });
+});
