@@ -237,8 +237,9 @@ async function writeMerged(tmp: string, group: number, dir: string, base: HfLlam
   return { path: rel, bytes: writer.bytes, sha256: writer.digest() };
 }
 
+/** Tensor bytes of the shards: what progress counts as it streams them. */
 function shardBytes(shards: readonly Shard[]): number {
-  return shards.reduce((n, s) => n + s.header.fileBytes, 0);
+  return shards.reduce((n, s) => n + s.tensors.reduce((m, t) => m + t.entry.end - t.entry.begin, 0), 0);
 }
 
 export async function importCheckpoint(opts: ImportOptions): Promise<ImportSummary> {
