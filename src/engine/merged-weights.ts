@@ -58,10 +58,15 @@ async function writeMerged(pkg: ModelPackage, modulePath: string, baseHeader: Sa
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   const base = await openSafetensors(pkg.weightsPath);
-  const mod = await openSafetensors(modulePath);
-  const session = await createSession(buildLinearMergeGraph(lora.scale), { provider: 'cpu' });
-  const writer = await SafetensorsWriter.create(tmp, mergedLinearStorage(dims, lora.targets, dtype), metadata);
+  const mod = await openSafetensors(modulePath).catch(async (err: unknown) => {
+    await base.fh.close();
+    throw err;
+  });
+  let session: Awaited<ReturnType<typeof createSession>> | undefined;
+  let writer: SafetensorsWriter | undefined;
   try {
+    session = await createSession(buildLinearMergeGraph(lora.scale), { provider: 'cpu' });
+    writer = await SafetensorsWriter.create(tmp, mergedLinearStorage(dims, lora.targets, dtype), metadata);
     for (let l = 0; l < dims.numLayers; l++) {
       for (const t of lora.targets) {
         const [inDim, outDim] = linearShape(dims, t);
@@ -70,22 +75,22 @@ async function writeMerged(pkg: ModelPackage, modulePath: string, baseHeader: Sa
         const parts = await Promise.all(stored.map((s) => readTensorBytes(base.fh, baseHeader.tensors.get(s.name)!)));
         const w = decodeLinear(parts, outDim, inDim, dtype);
         const factor = async (n: string) => floatView(modulePath, n, moduleHeader.tensors.get(n)!, await readTensorBytes(mod.fh, moduleHeader.tensors.get(n)!));
-        const out = await session.run({
+        const out = await session!.run({
           W: floatTensor(w, [outDim, inDim]),
           A: floatTensor(await factor(tensorNames.loraA(l, t)), [lora.rank, inDim]),
           B: floatTensor(await factor(tensorNames.loraB(l, t)), [outDim, lora.rank]),
         });
         const merged = encodeLinear(tensorData(out.merged), outDim, inDim, dtype);
-        for (let k = 0; k < stored.length; k++) await writer.write(stored[k].name, merged[k]);
+        for (let k = 0; k < stored.length; k++) await writer!.write(stored[k].name, merged[k]);
       }
     }
-    await writer.close();
+    await writer!.close();
     await rename(tmp, path);
   } catch (err) {
-    await writer.close().catch(() => {});
+    await writer?.discard();
     await rm(tmp, { force: true });
     throw err;
   } finally {
-    await Promise.all([base.fh.close(), mod.fh.close(), session.release()]);
+    await Promise.all([base.fh.close(), mod.fh.close(), session?.release()]);
   }
 }

@@ -104,6 +104,7 @@ export async function* streamTensors(shards: readonly Shard[], signal?: AbortSig
   let flip = 0;
   for (const shard of shards) {
     const { fh, header } = await openSafetensors(shard.path);
+    let next: Promise<Uint8Array> | undefined;
     try {
       const hash = shard.expectedSha256 ? createHash('sha256') : undefined;
       let cursor = 0;
@@ -111,7 +112,7 @@ export async function* streamTensors(shards: readonly Shard[], signal?: AbortSig
         const e = shard.tensors[k].entry;
         return readTensorBytes(fh, e, scratch.bytes(`read${flip++ % 2}`, e.end - e.begin));
       };
-      let next = shard.tensors.length > 0 ? read(0) : undefined;
+      next = shard.tensors.length > 0 ? read(0) : undefined;
       for (let k = 0; k < shard.tensors.length; k++) {
         signal?.throwIfAborted();
         const t = shard.tensors[k];
@@ -127,7 +128,6 @@ export async function* streamTensors(shards: readonly Shard[], signal?: AbortSig
         const data = floatView(shard.path, t.name, t.entry, bytes, t.entry.dtype === 'F32' ? undefined : scratch.f32('widened', n));
         yield { name: t.name, shape: t.entry.shape, data, bytes: bytes.byteLength, shard };
       }
-      await next; // a read still in flight when the caller stopped early
       if (hash) {
         if (header.fileBytes > cursor) hash.update(await readTensorBytes(fh, { begin: cursor, end: header.fileBytes }));
         const actual = hash.digest('hex');
@@ -136,6 +136,8 @@ export async function* streamTensors(shards: readonly Shard[], signal?: AbortSig
         }
       }
     } finally {
+      // The caller may stop early (an error, an abort): let the read in flight settle first.
+      await next?.catch(() => undefined);
       await fh.close();
     }
   }

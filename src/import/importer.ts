@@ -175,17 +175,21 @@ async function writeBase(tmp: string, shards: readonly Shard[], config: HfLlamaC
     const parts = exp.linear ? encodeLinear(data, exp.linear.outDim, exp.linear.inDim, dtype, scratch) : [bytesOf(data)];
     for (let k = 0; k < parts.length; k++) await writer.write(exp.stored[k].name, parts[k]);
   };
-  for await (const t of streamTensors(shards, signal)) {
-    const ours = order.get(t.name);
-    if (ours) {
-      await put(ours, t.data);
-      // Tied embeddings: lm_head is the embedding matrix ([vocab, hidden] is [out, in]).
-      if (ours === tiedFrom) await put(tensorNames.lmHead, t.data);
-      tensors++;
+  try {
+    for await (const t of streamTensors(shards, signal)) {
+      const ours = order.get(t.name);
+      if (ours) {
+        await put(ours, t.data);
+        // Tied embeddings: lm_head is the embedding matrix ([vocab, hidden] is [out, in]).
+        if (ours === tiedFrom) await put(tensorNames.lmHead, t.data);
+        tensors++;
+      }
+      progress.add(t.shard.path, t.bytes);
     }
-    progress.add(t.shard.path, t.bytes);
+    await writer.close();
+  } finally {
+    await writer.discard();
   }
-  await writer.close();
   return { writer, tensors };
 }
 
@@ -199,12 +203,16 @@ async function writeModule(tmp: string, group: number, adapter: PeftAdapter, dim
     }
   }
   const writer = await SafetensorsWriter.create(join(tmp, rel), specs, { group: String(group), rank: String(adapter.rank), scale: String(adapter.scale) });
-  for (const s of specs) {
-    signal?.throwIfAborted();
-    await writer.write(s.name, bytesOf(await adapter.read(s.name)));
-    progress.add(adapter.file, adapter.factorBytes.get(s.name)!);
+  try {
+    for (const s of specs) {
+      signal?.throwIfAborted();
+      await writer.write(s.name, bytesOf(await adapter.read(s.name)));
+      progress.add(adapter.file, adapter.factorBytes.get(s.name)!);
+    }
+    await writer.close();
+  } finally {
+    await writer.discard();
   }
-  await writer.close();
   return { rel, entry: { path: rel, bytes: writer.bytes, sha256: writer.digest() } };
 }
 
@@ -224,16 +232,20 @@ async function writeMerged(tmp: string, group: number, dir: string, base: HfLlam
   const wanted = [...order.values()].filter((ours) => targets.has(ours));
   const writer = await SafetensorsWriter.create(join(tmp, rel), wanted.flatMap((ours) => expected.get(ours)!.stored), { group: String(group), source: basename(dir) });
   const scratch = new Scratch();
-  for await (const t of streamTensors(shards, signal)) {
-    const ours = order.get(t.name);
-    const exp = ours && targets.has(ours) ? expected.get(ours)! : undefined;
-    if (exp) {
-      const parts = encodeLinear(t.data, exp.linear!.outDim, exp.linear!.inDim, dtype, scratch);
-      for (let k = 0; k < parts.length; k++) await writer.write(exp.stored[k].name, parts[k]);
+  try {
+    for await (const t of streamTensors(shards, signal)) {
+      const ours = order.get(t.name);
+      const exp = ours && targets.has(ours) ? expected.get(ours)! : undefined;
+      if (exp) {
+        const parts = encodeLinear(t.data, exp.linear!.outDim, exp.linear!.inDim, dtype, scratch);
+        for (let k = 0; k < parts.length; k++) await writer.write(exp.stored[k].name, parts[k]);
+      }
+      progress.add(t.shard.path, t.bytes);
     }
-    progress.add(t.shard.path, t.bytes);
+    await writer.close();
+  } finally {
+    await writer.discard();
   }
-  await writer.close();
   return { path: rel, bytes: writer.bytes, sha256: writer.digest() };
 }
 

@@ -359,6 +359,7 @@ export class SafetensorsWriter {
   private next = 0;
   /** Hashed as written (writes are sequential), so the manifest needs no second read. */
   private readonly hash = createHash('sha256');
+  private closed = false;
   private constructor(
     readonly path: string,
     private readonly fh: FileHandle,
@@ -402,7 +403,15 @@ export class SafetensorsWriter {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.fh.close();
     if (this.next !== this.specs.length) throw new Error(`SafetensorsWriter ${this.path}: ${this.specs.length - this.next} tensors were not written`);
+  }
+
+  /** Closes the file after a failure (the caller removes it); safe to call after close(). */
+  async discard(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
   }
 }
