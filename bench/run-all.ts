@@ -11,6 +11,7 @@
  *        http.ts       bare fastify route vs translation-cache hits (when present)
  *        roofline.ts   GEMM roofline, engine efficiency, time profile of a generation
  *        peers.ts      our server per mode/traffic/concurrency, naive batch-1, transformers.js
+ *        import.ts     HF checkpoint import vs reading it; int8/int4 vs fp32 speed and RSS
  *   3. bench/results/summary.{md,json}: each DESIGN 4 ratio, target, pass/miss; SVG plots.
  * A bench that fails is reported (and its rows marked stale or not measured); the rest run.
  *
@@ -46,6 +47,7 @@ const STEPS: Step[] = [
   { name: 'http', script: 'bench/http.ts', args: (q) => (q ? ['--duration', '3'] : []), inQuick: true },
   { name: 'roofline', script: 'bench/roofline.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
   { name: 'peers', script: 'bench/peers.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
+  { name: 'import', script: 'bench/import.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
 ];
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'summary-only': { type: 'boolean', default: false } } });

@@ -8,22 +8,17 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LORA_TARGETS, baseTensorShapes, linearShape, tensorNames, type LoraTarget } from '../../src/model/architecture.ts';
+import { LORA_TARGETS, baseTensorShapes, linearShape, tensorNames } from '../../src/model/architecture.ts';
+import { hfNameOf, hfSection } from '../../src/import/hf-names.ts';
 import { f32ToF16 } from '../../src/model/half.ts';
 import { loadModelPackage } from '../../src/model/package.ts';
 import { readSafetensors, SafetensorsWriter } from '../../src/model/safetensors.ts';
 import { transpose } from '../../src/model/weight-storage.ts';
 
-const section = (t: LoraTarget) => (['gate_proj', 'up_proj', 'down_proj'].includes(t) ? 'mlp' : 'self_attn');
-
+const LINEARS = new Set<string>([tensorNames.lmHead]);
 /** Our name -> HF name, and whether the tensor is a linear stored [in, out] here. */
 function hfName(ours: string): { name: string; linear: boolean } {
-  if (ours === tensorNames.embed) return { name: 'model.embed_tokens.weight', linear: false };
-  if (ours === tensorNames.finalNorm) return { name: 'model.norm.weight', linear: false };
-  if (ours === tensorNames.lmHead) return { name: 'lm_head.weight', linear: true };
-  const m = /^layers\.(\d+)\.(\w+)\.weight$/.exec(ours)!;
-  if (m[2].endsWith('layernorm')) return { name: `model.layers.${m[1]}.${m[2]}.weight`, linear: false };
-  return { name: `model.layers.${m[1]}.${section(m[2] as LoraTarget)}.${m[2]}.weight`, linear: true };
+  return { name: hfNameOf(ours), linear: LINEARS.has(ours) || /\.[a-z]+_proj\.weight$/.test(ours) };
 }
 
 function f16Bytes(a: Float32Array): Uint8Array {
@@ -79,7 +74,7 @@ export async function ensureHfCheckpoint(packageDir: string, outDir: string, gro
     for (let l = 0; l < dims.numLayers; l++) {
       for (const t of LORA_TARGETS) {
         const [i, o] = linearShape(dims, t);
-        const key = `base_model.model.model.layers.${l}.${section(t)}.${t}`;
+        const key = `base_model.model.model.layers.${l}.${hfSection(t)}.${t}`;
         specs.push({ name: `${key}.lora_A.weight`, dtype: 'F16', shape: [lora.rank, i] }, { name: `${key}.lora_B.weight`, dtype: 'F16', shape: [o, lora.rank] });
         data.push(module.get(tensorNames.loraA(l, t))!.data, module.get(tensorNames.loraB(l, t))!.data);
       }

@@ -53,6 +53,7 @@ export async function buildSummary(dir: string, since?: number): Promise<Summary
   const peers = (await readJson(dir, 'peers.json')) as PeersRecord | null;
   const engine = await readJson(dir, 'engine.json');
   const roofline = await readJson(dir, 'roofline.json');
+  const imp = await readJson(dir, 'import.json');
   const detect = await readJson(dir, 'detect.json');
   const httpName = newestHttp(dir);
   const http = httpName ? await readJson(dir, httpName) : null;
@@ -81,6 +82,10 @@ export async function buildSummary(dir: string, since?: number): Promise<Summary
   rows.push(row('Engine efficiency', 'batch-32 decode step FLOP/s vs ORT GEMM roofline, same shapes (merged graph)', roofline ? roofline.ratios.engineEfficiency * 100 : null, '%', '>= 50%', atLeast(50), 'roofline.json'));
   const allStep = (roofline?.steps as Json[] | undefined)?.find((s) => String(s.graph).startsWith('all mode'));
   rows.push(row('Engine efficiency', 'same, all-mode graph (LoRA work counted as overhead)', allStep ? allStep.efficiency * 100 : null, '%', '>= 50%', atLeast(50), 'roofline.json'));
+  const importRatio = imp ? Math.max(...(Object.values(imp.ratios.importVsRead) as number[])) : null;
+  rows.push(row('Import', `converting an F16 HF checkpoint vs reading its bytes (worst of fp32/int8/int4${imp?.coldCache ? ', cold cache' : ''})`, importRatio, 'x', '<= 1.5x', atMost(1.5), 'import.json'));
+  rows.push(row('Quantized weights', 'int8 vs fp32 tokens/s, batch 32 (single mode)', imp?.ratios?.int8VsFp32TokensBatch32, 'x', '>= 2x', atLeast(2), 'import.json'));
+  rows.push(row('Quantized weights', 'int4 vs fp32 RSS (whole process, batch 32)', imp?.ratios?.int4VsFp32Rss, 'x', '<= 0.3x', atMost(0.3), 'import.json', imp?.ratios?.int4VsFp32ModelRss ? `RSS the model added: ${imp.ratios.int4VsFp32ModelRss.toFixed(2)}x` : undefined));
   for (const r of rows) {
     const stale = staleNote(dir, r.source, since);
     if (stale) r.note = r.note ? `${r.note}; ${stale}` : stale;

@@ -29,6 +29,7 @@ import { XALMA_GROUPS } from '../model/xalma-groups.ts';
 import { readHfConfig, type HfLlamaConfig } from './hf-config.ts';
 import { openHfWeights, streamTensors, type Shard } from './hf-weights.ts';
 import { readPeftAdapter, type PeftAdapter } from './peft-adapter.ts';
+import { hfNameOf, ourName } from './hf-names.ts';
 
 export interface ImportOptions {
   base: string;
@@ -55,19 +56,6 @@ export interface ImportSummary {
   bytesRead: number;
   bytesWritten: number;
   ms: number;
-}
-
-/** HF name -> ours, for the base (ignores nothing: unknown names return undefined). */
-function ourName(hf: string): string | undefined {
-  if (hf === 'model.embed_tokens.weight') return tensorNames.embed;
-  if (hf === 'model.norm.weight') return tensorNames.finalNorm;
-  if (hf === 'lm_head.weight') return tensorNames.lmHead;
-  const m = /^model\.layers\.(\d+)\.(?:(self_attn|mlp)\.([a-z_]+)|(input_layernorm|post_attention_layernorm))\.weight$/.exec(hf);
-  if (!m) return undefined;
-  const layer = Number(m[1]);
-  if (m[4]) return m[4] === 'input_layernorm' ? tensorNames.inputNorm(layer) : tensorNames.postAttnNorm(layer);
-  if (!(LORA_TARGETS as readonly string[]).includes(m[3])) return undefined;
-  return tensorNames.linear(layer, m[3] as LoraTarget);
 }
 
 /** Rotary caches old checkpoints saved as buffers; recomputed from rope_theta, never read. */
@@ -129,15 +117,6 @@ function planBase(shards: readonly Shard[], config: HfLlamaConfig, dtype: Weight
     throw new XalmaError('CHECKPOINT_INVALID', `${shards.map((s) => s.path).join(', ')}: tensor ${hfNameOf(name)} is missing`, { tensor: hfNameOf(name) });
   }
   return { order, expected, tiedFrom };
-}
-
-function hfNameOf(ours: string): string {
-  if (ours === tensorNames.embed) return 'model.embed_tokens.weight';
-  if (ours === tensorNames.finalNorm) return 'model.norm.weight';
-  if (ours === tensorNames.lmHead) return 'lm_head.weight';
-  const m = /^layers\.(\d+)\.(\w+)\.weight$/.exec(ours)!;
-  const section = m[2].endsWith('layernorm') ? '' : ['gate_proj', 'up_proj', 'down_proj'].includes(m[2]) ? 'mlp.' : 'self_attn.';
-  return `model.layers.${m[1]}.${section}${m[2]}.weight`;
 }
 
 function bytesOf(a: Float32Array): Uint8Array {
