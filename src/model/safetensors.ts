@@ -315,22 +315,19 @@ export async function readTensorBytes(fh: FileHandle, e: { begin: number; end: n
 }
 
 /**
- * Reads every tensor as Float32. The data section is read once into one ArrayBuffer and each
- * F32 tensor is a view of it (a tensor whose offset is not 4-aligned, legal if unusual, is
- * copied out); F16/BF16 tensors are widened into arrays of their own. Views keep the whole
- * buffer alive: drop the map to free it.
+ * Reads every tensor as Float32, each into an array of its own. Not one buffer for the whole
+ * data section: a typed array holds at most 4 GiB on Node 20, and one X-ALMA module is 8 GB
+ * in float32; a tensor (at most a few hundred MB) always fits.
  */
 export async function readSafetensors(path: string): Promise<Map<string, F32Tensor>> {
   assertLittleEndian();
   const fh = await open(path, 'r');
   try {
     const header = await readHeaderFrom(fh, path);
-    const data = new Uint8Array(header.fileBytes - header.dataStart);
-    await readExactly(fh, data, header.dataStart);
     const out = new Map<string, F32Tensor>();
     for (const [name, e] of header.tensors) {
-      const rel = e.begin - header.dataStart;
-      out.set(name, { shape: e.shape, data: floatView(path, name, e, data.subarray(rel, rel + e.end - e.begin)) });
+      if (!FLOAT_DTYPES.has(e.dtype)) throw invalid(path, `tensor ${name}: dtype ${e.dtype} is not a float type`);
+      out.set(name, { shape: e.shape, data: floatView(path, name, e, await readTensorBytes(fh, e)) });
     }
     return out;
   } finally {

@@ -1,15 +1,16 @@
 /**
  * A model package whose weights are bigger than protobuf's 2 GiB graph limit but cost no disk:
  * safetensors files with a real header and a data section left as a hole (sparse file, all
- * zeros). Zero weights give zero logits, which is enough to show that every mode's graph loads
- * and runs with initializers far past 2 GiB of offset.
+ * zeros), the base's tensors starting past 2 GiB of offset so the last ones end past 4.4 GiB.
+ * Zero weights give zero logits, which is enough to show that every mode's graph loads and
+ * runs with initializers that big and that far into their file.
  */
 import { cp, mkdir, open, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loraTensorShapes, type LlamaDims, type LoraConfig, LORA_TARGETS } from '../../src/model/architecture.ts';
 import { PACKAGE_FORMAT_VERSION, type Manifest } from '../../src/model/manifest-types.ts';
 import { DEFAULT_PROMPT_TEMPLATE } from '../../src/model/prompt.ts';
-import { safetensorsBytesLayout } from '../../src/model/safetensors.ts';
+import { dtypeBytes, type SafetensorsDtype } from '../../src/model/safetensors.ts';
 import { baseTensorStorage } from '../../src/model/weight-storage.ts';
 import { XALMA_GROUPS } from '../../src/model/xalma-groups.ts';
 import { packageBaseGraph } from '../../src/model/external-data.ts';
@@ -22,19 +23,37 @@ export const SPARSE_DIMS: LlamaDims = {
 };
 const LORA: LoraConfig = { rank: 8, scale: 2, targets: [...LORA_TARGETS] };
 
-async function sparseSafetensors(path: string, specs: Parameters<typeof safetensorsBytesLayout>[0]): Promise<number> {
-  const layout = safetensorsBytesLayout(specs);
+/**
+ * A safetensors file of zeros: a real header, the data left as a hole. `lead` bytes of hole
+ * before the first tensor (legal: readers follow data_offsets) push every offset past it.
+ */
+async function sparseSafetensors(path: string, specs: ReadonlyArray<{ name: string; shape: readonly number[]; dtype?: SafetensorsDtype }>, lead = 0): Promise<number> {
+  const json: Record<string, unknown> = {};
+  let cursor = lead;
+  for (const t of specs) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype ?? 'F32');
+    json[t.name] = { dtype: t.dtype ?? 'F32', shape: t.shape, data_offsets: [cursor, cursor + bytes] };
+    cursor += bytes;
+  }
+  const raw = Buffer.from(JSON.stringify(json));
+  const padded = Math.ceil((8 + raw.length) / 8) * 8 - 8;
+  const header = Buffer.alloc(8 + padded, 0x20);
+  header.writeBigUInt64LE(BigInt(padded), 0);
+  raw.copy(header, 8);
   const fh = await open(path, 'w');
-  await fh.write(layout.header, 0, layout.header.length, 0);
-  await fh.truncate(layout.fileBytes);
+  await fh.write(header, 0, header.length, 0);
+  await fh.truncate(header.length + cursor);
   await fh.close();
-  return layout.fileBytes;
+  return cursor - lead;
 }
+
+/** 2 GiB of hole before the base weights: every tensor offset is past 4 GiB (beyond 32 bits). */
+const LEAD = 2 ** 31;
 
 export async function makeSparsePackage(dir: string, tokenizerPath: string, groups = 2): Promise<{ weightBytes: number }> {
   await mkdir(join(dir, 'modules'), { recursive: true });
   await cp(tokenizerPath, join(dir, 'tokenizer.json'));
-  const weightBytes = await sparseSafetensors(join(dir, 'base.safetensors'), baseTensorStorage(SPARSE_DIMS, 'float32'));
+  const weightBytes = await sparseSafetensors(join(dir, 'base.safetensors'), baseTensorStorage(SPARSE_DIMS, 'float32'), LEAD);
   await writeFile(join(dir, 'base.onnx'), packageBaseGraph(SPARSE_DIMS, 'float32', { location: 'base.safetensors', header: await readSafetensorsHeader(join(dir, 'base.safetensors')) }));
   const used = XALMA_GROUPS.slice(0, groups);
   for (const g of used) await sparseSafetensors(join(dir, `modules/group${g.id}.safetensors`), loraTensorShapes(SPARSE_DIMS, LORA).map(([name, shape]) => ({ name, shape })));

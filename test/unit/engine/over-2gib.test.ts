@@ -13,6 +13,7 @@ import { DEFAULT_DECODING, type LoadingMode } from '../../../src/engine/types.ts
 import { isXalmaError } from '../../../src/errors.ts';
 import { DEFAULT_MODEL_DIR } from '../../../src/paths.ts';
 import { makeSparsePackage } from '../../support/sparse-package.ts';
+import { readSafetensorsHeader } from '../../../src/model/safetensors.ts';
 
 let dir: string;
 let weightBytes: number;
@@ -27,8 +28,10 @@ afterAll(async () => {
 });
 
 describe('a model with more than 2 GiB of weights', () => {
-  it('is bigger than the protobuf limit', () => {
+  it('is bigger than the protobuf limit, and its last tensors lie past 4 GiB of offset', async () => {
     expect(weightBytes).toBeGreaterThan(2 ** 31);
+    const header = await readSafetensorsHeader(join(dir, 'base.safetensors'));
+    expect(Math.max(...[...header.tensors.values()].map((e) => e.end))).toBeGreaterThan(2 ** 32);
   });
 
   for (const mode of ['single', 'all', 'merged'] as LoadingMode[]) {
