@@ -17,6 +17,13 @@ export const ERROR_TABLE = {
   CHECKPOINT_INVALID: { status: 500, message: 'A checkpoint to import is missing a file or tensor, truncated, or does not match its checksum or shapes' },
   CHECKPOINT_UNSUPPORTED: { status: 500, message: 'The checkpoint uses a feature this server does not support' },
   IMPORT_OUTPUT_EXISTS: { status: 500, message: 'The import output folder already exists' },
+  // pulling from the Hugging Face Hub (src/import/hub-*.ts; CLI only)
+  HUB_REPO_NOT_FOUND: { status: 500, message: 'The Hub repository or revision was not found' },
+  HUB_UNAUTHORIZED: { status: 500, message: 'The Hub repository is gated or private and the token gives no access' },
+  HUB_UNREACHABLE: { status: 500, message: 'The Hugging Face Hub could not be reached' },
+  HUB_NOT_CACHED: { status: 500, message: 'The repository is not in the local Hub cache' },
+  DOWNLOAD_CHECKSUM_MISMATCH: { status: 500, message: 'A downloaded file does not match the size and hash the Hub lists' },
+  DISK_FULL: { status: 500, message: 'Not enough free disk space' },
   // LoRA modules (src/lora)
   MODULE_UNAVAILABLE: { status: 503, message: 'The language-group module could not be loaded' },
   MODULE_INVALID: { status: 503, message: 'The language-group module file is invalid' },

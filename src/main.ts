@@ -3,6 +3,7 @@
  *   serve       start the HTTP server (src/server.ts)
  *   translate   run the engine once without HTTP; the translation is the last line of stdout
  *   import      turn Hugging Face checkpoints into a model package (src/import)
+ *   pull        fetch checkpoints from the Hugging Face Hub into its cache, optionally import
  *   make-model  write a synthetic model package from a seed (tiny | bench preset)
  */
 import { parseArgs } from 'node:util';
@@ -11,6 +12,7 @@ import { DEFAULT_MODEL_DIR } from './paths.ts';
 const USAGE = `usage: xalma-serve <command> [options]     (xalma-serve <command> --help for its options)
   serve        start the HTTP server on a model package
   translate    translate one text from the command line
+  pull         download checkpoints from the Hugging Face Hub (its cache) and, with --out, import them
   import       turn Hugging Face checkpoints (base + PEFT adapters) into a model package
   make-model   write a synthetic demo model package`;
 
@@ -130,6 +132,8 @@ async function main(): Promise<void> {
       return translateCommand(rest);
     case 'import':
       return (await import('./import/import-command.ts')).importCommand(rest);
+    case 'pull':
+      return (await import('./import/pull-command.ts')).pullCommand(rest);
     case 'make-model':
       return makeModelCommand(rest);
     case undefined:

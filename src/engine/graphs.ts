@@ -11,7 +11,7 @@
  *     or, on first use, by prepareMergedWeights), since a quantized weight cannot be folded.
  */
 import { tensorNames } from '../model/architecture.ts';
-import { buildDecoderGraph, type FactorSource, type StackedKernel, type WeightData, type WeightSource } from '../model/graph-builder.ts';
+import { buildDecoderGraph, type FactorSource, type StackedKernel, type WeightSource } from '../model/graph-builder.ts';
 import { externalTensor, type PackageFile } from '../model/external-data.ts';
 import type { ModelPackage } from '../model/package.ts';
 import type { SafetensorsHeader } from '../model/safetensors.ts';

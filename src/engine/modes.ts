@@ -13,7 +13,6 @@ import type { ModelPackage, PackageFile } from '../model/package.ts';
 import type { SafetensorsHeader } from '../model/safetensors.ts';
 import { mergedWeightsFile } from './merged-weights.ts';
 import { pastKeyName, pastValueName, presentKeyName, presentValueName, loraInputName, type StackedKernel } from '../model/graph-builder.ts';
-import { verifyModuleChecksum, validateModuleFile } from '../model/package.ts';
 import { ModuleCache, bump, type ModuleCacheStats } from '../lora/cache.ts';
 import { checkedModuleFile, factorKey, loadModuleFile, type LoadedModule } from '../lora/module-file.ts';
 import { createSession, floatTensor, int64Tensor, tensorData, type OrtFeeds, type Session, type SessionConfig } from './ort.ts';

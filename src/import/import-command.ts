@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { WEIGHT_DTYPES, type WeightDtype } from '../model/weight-storage.ts';
+import { resolveCheckpoint } from './hub-cache.ts';
 import { importCheckpoint, type ImportProgress } from './importer.ts';
 
 export const IMPORT_USAGE = `usage: xalma-serve import --base DIR --adapter N=DIR [--adapter N=DIR ...] [--merged N=DIR ...]
@@ -13,7 +14,9 @@ export const IMPORT_USAGE = `usage: xalma-serve import --base DIR --adapter N=DI
 
 Turns Hugging Face checkpoints into a model package the server runs.
   --base DIR        a LlamaForCausalLM folder: config.json, model.safetensors or shards with
-                    model.safetensors.index.json (F32/F16/BF16), tokenizer.json
+                    model.safetensors.index.json (F32/F16/BF16), tokenizer.json; wherever a
+                    folder is asked, a Hub repo id (org/name[@revision]) pulled before also
+                    works: it resolves from the local Hub cache (see xalma-serve pull)
   --adapter N=DIR   the PEFT LoRA adapter of language group N (1-8): adapter_config.json and
                     adapter_model.safetensors or adapter_model.bin
   --merged N=DIR    optional: group N's merged full model (X-ALMA Group repos ship one); merged
@@ -87,11 +90,12 @@ export async function importCommand(argv: string[]): Promise<void> {
       console.error(`importing: ${fields.doneMb}/${fields.totalMb} MB (${((100 * p.done) / p.total).toFixed(0)}%), ${fields.rate} MB/s, ETA ${eta} s, ${fields.file}`);
     }
   };
+  const resolveAll = (list: Array<{ group: number; dir: string }>) => Promise.all(list.map(async (a) => ({ group: a.group, dir: await resolveCheckpoint(a.dir) })));
   try {
     const s = await importCheckpoint({
-      base: values.base,
-      adapters: groupDirs(values.adapter, '--adapter'),
-      merged: groupDirs(values.merged, '--merged'),
+      base: await resolveCheckpoint(values.base),
+      adapters: await resolveAll(groupDirs(values.adapter, '--adapter')),
+      merged: await resolveAll(groupDirs(values.merged, '--merged')),
       dtype,
       out: values.out,
       name: values.name,

@@ -18,7 +18,7 @@ import { chmod, copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/pro
 import { basename, dirname, join, resolve } from 'node:path';
 import { XalmaError } from '../errors.ts';
 import { loadTokenizer } from '../engine/tokenizer.ts';
-import { LORA_TARGETS, linearShape, tensorNames, type LlamaDims, type LoraConfig, type LoraTarget } from '../model/architecture.ts';
+import { LORA_TARGETS, linearShape, tensorNames, type LlamaDims, type LoraConfig } from '../model/architecture.ts';
 import { packageBaseGraph } from '../model/external-data.ts';
 import { buildFileEntry } from '../model/manifest.ts';
 import { PACKAGE_FORMAT_VERSION, type Manifest, type ManifestFile, type ManifestGroup, type ManifestQuantization } from '../model/manifest-types.ts';

@@ -22,7 +22,7 @@
  *     caches; not measured yet.
  */
 import { LORA_TARGETS, linearShape, tensorNames, type LlamaDims, type LoraConfig, type LoraTarget } from './architecture.ts';
-import { INT4_BLOCK, linearStorage, scaleName, type WeightDtype } from './weight-storage.ts';
+import { INT4_BLOCK, linearStorage, type WeightDtype } from './weight-storage.ts';
 import { DataType, encodeModel, floatTensor, int64Tensor, type DataTypeId, type ExternalRef, type NodeDef, type TensorDef, type ValueInfoDef, type AttributeValue } from './onnx-proto.ts';
 
 /**
@@ -75,20 +75,6 @@ export const IR_VERSION = 8;
  */
 export function loraInputName(layer: number, target: LoraTarget, factor: 'A' | 'B'): string {
   return `lora.layers.${layer}.${target}.${factor}`;
-}
-
-/**
- * Stacked factors of G modules. gather: A [G, r, in], B [G, out, r] (rows gather their own);
- * onehot: A [G*r, in] and B [out, G*r] (all groups' A in one GEMM, other groups' columns zeroed).
- */
-export function stackedLoraShape(dims: LlamaDims, rank: number, groups: number, kernel: StackedKernel, target: LoraTarget, factor: 'A' | 'B'): number[] {
-  const [i, o] = linearShape(dims, target);
-  if (kernel === 'gather') return factor === 'A' ? [groups, rank, i] : [groups, o, rank];
-  return factor === 'A' ? [groups * rank, i] : [o, groups * rank];
-}
-
-export function stackedLoraName(layer: number, target: LoraTarget, factor: 'A' | 'B'): string {
-  return `lora_stack.layers.${layer}.${target}.${factor}`;
 }
 
 export const pastKeyName = (l: number) => `past_key_values.${l}.key`;

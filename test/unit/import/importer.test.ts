@@ -14,9 +14,7 @@ import { readSafetensors, readSafetensorsHeader, writeSafetensors, type Safetens
 import { buildDecoderGraph } from '../../../src/model/graph-builder.ts';
 import { baseWeightSource, ENGINE_NORM, moduleFactorSource } from '../../../src/engine/graphs.ts';
 import { createSession, int64Tensor, floatTensor, tensorData, type OrtFeeds } from '../../../src/engine/ort.ts';
-import { createRunner } from '../../../src/engine/modes.ts';
-import { generate, type StepBatch } from '../../../src/engine/generate.ts';
-import { DEFAULT_DECODING, type LoadingMode } from '../../../src/engine/types.ts';
+import type { LoadingMode } from '../../../src/engine/types.ts';
 import { checkedModuleFile } from '../../../src/lora/module-file.ts';
 import { pastKeyName, pastValueName } from '../../../src/model/graph-builder.ts';
 import { encodePrompt, loadTokenizer } from '../../../src/engine/tokenizer.ts';
@@ -24,6 +22,7 @@ import { mergedWeightsFile } from '../../../src/engine/merged-weights.ts';
 import { transpose } from '../../../src/model/weight-storage.ts';
 import { LORA_TARGETS, tensorNames } from '../../../src/model/architecture.ts';
 import { BASARAN, haveFixtures, maxAbsDiff, readGolden, SHARDED, toleranceRatio, type Golden } from '../../support/hf-fixtures.ts';
+import { runMode } from '../../support/golden-run.ts';
 
 const HAVE = haveFixtures('the importer golden tests');
 /** The bar: 2e-4 + 2e-4 * |ref| (fp32 compute on fp16-exact weights). */
@@ -92,33 +91,6 @@ function rowsAt(logits: Float32Array, positions: number[], vocab: number): Float
   const out = new Float32Array(positions.length * vocab);
   positions.forEach((p, k) => out.set(logits.subarray(p * vocab, (p + 1) * vocab), k * vocab));
   return out;
-}
-
-/** Prefill of one prompt through a mode runner: last-position logits, then 16 greedy tokens. */
-async function runMode(p: ModelPackage, h: SafetensorsHeader, mode: LoadingMode, group: number, ids: number[], maxNewTokens: number) {
-  const runner = await createRunner(mode, {
-    pkg: p, header: h, session: { provider: 'cpu' }, maxResidentModules: 2, maxModuleBytes: 1024 ** 3, maxMergedSessions: 2, stackedKernel: 'onehot', verifyChecksums: true,
-  });
-  try {
-    const { step, failed } = await runner.prepare([group]);
-    expect(failed.size, [...failed.values()].join('; ')).toBe(0);
-    const n = ids.length;
-    const batch: StepBatch = {
-      rows: 1, seqLen: n, pastLen: 0, past: null, modules: Int32Array.of(group),
-      inputIds: BigInt64Array.from(ids.map(BigInt)),
-      attentionMask: new BigInt64Array(n).fill(1n),
-      positionIds: BigInt64Array.from(ids.map((_, i) => BigInt(i))),
-    };
-    const { logits } = await step!(batch);
-    const { dims, tokenizer } = p.manifest;
-    const [out] = await generate(step!, [{ promptIds: ids, options: { ...DEFAULT_DECODING, maxNewTokens, ignoreEos: true }, module: group }], {
-      vocabSize: dims.vocabSize, eosId: tokenizer.eosId, padId: tokenizer.padId, kvHeads: dims.numKvHeads, headDim: dims.headDim,
-    });
-    runner.release([group]);
-    return { logits, tokens: out.tokens };
-  } finally {
-    await runner.close();
-  }
 }
 
 describe.skipIf(!HAVE)('import of a Hugging Face LLaMA checkpoint + PEFT adapters matches transformers + PEFT', () => {
