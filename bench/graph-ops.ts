@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { loadModelPackage } from '../src/model/package.ts';
 import { readSafetensors, readSafetensorsHeader } from '../src/model/safetensors.ts';
-import { buildDecoderGraph, loraInputName, pastKeyName, pastValueName, stackedLoraName, type DecoderGraphOptions } from '../src/model/graph-builder.ts';
+import { buildDecoderGraph, loraInputName, pastKeyName, pastValueName, type DecoderGraphOptions } from '../src/model/graph-builder.ts';
 import { baseWeightSource, moduleFactorSource } from '../src/engine/graphs.ts';
 import { createSession, floatTensor, int64Tensor, type OrtFeeds } from '../src/engine/ort.ts';
 import { linearShape } from '../src/model/architecture.ts';

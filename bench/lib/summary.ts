@@ -3,7 +3,7 @@
  * it comes from, read from the records the benches wrote under bench/results/. A ratio whose
  * bench did not run (or was skipped) is listed as "not measured", never dropped.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PeersRecord } from './peers-record.ts';

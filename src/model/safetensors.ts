@@ -314,20 +314,34 @@ export async function readTensorBytes(fh: FileHandle, e: { begin: number; end: n
   return out;
 }
 
+/** Largest single read of readSafetensors: a typed array holds at most 4 GiB on Node 20. */
+const READ_CHUNK_BYTES = 256 * 1024 * 1024;
+
 /**
- * Reads every tensor as Float32, each into an array of its own. Not one buffer for the whole
- * data section: a typed array holds at most 4 GiB on Node 20, and one X-ALMA module is 8 GB
- * in float32; a tensor (at most a few hundred MB) always fits.
+ * Reads every tensor as Float32. Runs of consecutive tensors are read together, up to 256 MiB
+ * per read (one read per file made a module load cost a read of its bytes, bench/engine.ts;
+ * one buffer for the whole file cannot hold an 8 GB X-ALMA module on Node 20), and F32 tensors
+ * are views of those buffers (a tensor whose offset is not 4-aligned, legal if unusual, is
+ * copied out); F16/BF16 tensors are widened into arrays of their own.
  */
-export async function readSafetensors(path: string): Promise<Map<string, F32Tensor>> {
+export async function readSafetensors(path: string, opts: { chunkBytes?: number } = {}): Promise<Map<string, F32Tensor>> {
   assertLittleEndian();
+  const chunkBytes = opts.chunkBytes ?? READ_CHUNK_BYTES;
   const fh = await open(path, 'r');
   try {
     const header = await readHeaderFrom(fh, path);
     const out = new Map<string, F32Tensor>();
-    for (const [name, e] of header.tensors) {
-      if (!FLOAT_DTYPES.has(e.dtype)) throw invalid(path, `tensor ${name}: dtype ${e.dtype} is not a float type`);
-      out.set(name, { shape: e.shape, data: floatView(path, name, e, await readTensorBytes(fh, e)) });
+    const entries = [...header.tensors];
+    for (let i = 0; i < entries.length;) {
+      const first = entries[i][1];
+      let j = i + 1;
+      while (j < entries.length && entries[j][1].end - first.begin <= chunkBytes) j++;
+      const chunk = await readTensorBytes(fh, { begin: first.begin, end: entries[j - 1][1].end });
+      for (; i < j; i++) {
+        const [name, e] = entries[i];
+        if (!FLOAT_DTYPES.has(e.dtype)) throw invalid(path, `tensor ${name}: dtype ${e.dtype} is not a float type`);
+        out.set(name, { shape: e.shape, data: floatView(path, name, e, chunk.subarray(e.begin - first.begin, e.end - first.begin)) });
+      }
     }
     return out;
   } finally {
