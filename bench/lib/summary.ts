@@ -3,7 +3,7 @@
  * it comes from, read from the records the benches wrote under bench/results/. A ratio whose
  * bench did not run (or was skipped) is listed as "not measured", never dropped.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PeersRecord } from './peers-record.ts';
@@ -28,12 +28,22 @@ async function readJson(dir: string, name: string): Promise<Json | null> {
   return existsSync(path) ? (JSON.parse(await readFile(path, 'utf8')) as Json) : null;
 }
 
-/** Result files older than `since` are from an earlier run: their rows say so. */
+/**
+ * Result files from before `since` are from an earlier run: their rows say so, with the date
+ * the record gives (a checkout sets every file's mtime to the clone time), else the mtime.
+ */
 function staleNote(dir: string, name: string, since: number | undefined): string | undefined {
   const path = join(dir, name);
   if (since === undefined || !existsSync(path)) return undefined;
-  const mtime = statSync(path).mtime;
-  return mtime.getTime() < since ? `stale: from an earlier run, ${mtime.toISOString().slice(0, 16)}` : undefined;
+  let when = statSync(path).mtime;
+  try {
+    const record = JSON.parse(readFileSync(path, 'utf8')) as Json;
+    const recorded = record.machine?.date ?? record.date;
+    if (typeof recorded === 'string' && !Number.isNaN(Date.parse(recorded))) when = new Date(recorded);
+  } catch {
+    // not JSON: keep the mtime
+  }
+  return when.getTime() < since ? `stale: from an earlier run, ${when.toISOString().slice(0, 16)}` : undefined;
 }
 
 /** bench/http.ts's latest record, if it ran. */
