@@ -13,7 +13,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ENGINES, LANGUAGES, createDetector, createFrancBaseline, type Detector } from '../src/languages/index.ts';
-import { firstWords, ntrexDir, readNtrex } from '../src/languages/evaluation.ts';
+import { firstWords, ntrexDir, readNtrex } from './lib/evaluation.ts';
 
 interface Split {
   macro: number;

@@ -14,9 +14,10 @@ import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../src/paths.ts';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -37,7 +38,6 @@ interface AutocannonOptions {
 // autocannon ships no types; the two shapes above are the parts this script reads.
 const autocannon = createRequire(import.meta.url)('autocannon') as (opts: AutocannonOptions) => Promise<AutocannonResult>;
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
 const TEXT = 'Der schnelle braune Fuchs springt über den faulen Hund.';
 
@@ -73,7 +73,7 @@ interface Child {
 }
 
 async function spawnChild(role: string[]): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', SELF, '--child', ...role], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', SELF, '--child', ...role], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`bench child ${role.join(' ')} exited with ${code}`)));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   const batching = ratioOf(find('c)', 32)?.tokensPerSec, find('c)', 1)?.tokensPerSec);
   const commit = (() => {
     try {
-      return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
+      return execSync('git rev-parse --short HEAD', { cwd: REPO_ROOT }).toString().trim();
     } catch {
       return 'unknown';
     }
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
   const ratios = { cacheHitsVsBare: Math.round(ratio * 1000) / 1000, tokensPerSecC32VsC1: Math.round(batching * 100) / 100 };
   console.error(`cache hits / bare route: ${ratios.cacheHitsVsBare} (target >= 0.5); real tokens/s c=32 vs c=1: ${ratios.tokensPerSecC32VsC1}x`);
 
-  const dir = join(ROOT, 'bench', 'results');
+  const dir = join(REPO_ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'http.json'), `${JSON.stringify({ ...meta, ratios, rows }, null, 2)}\n`);
   const md = [

@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_ENGINES, DEFAULT_TUNING, LANGUAGES, createDetector, type Detector, type DetectorTuning } from '../src/languages/index.ts';
 import { loadBackends, type Backend } from '../src/languages/backends.ts';
-import { firstWords, ntrexDir, readNtrex } from '../src/languages/evaluation.ts';
+import { firstWords, ntrexDir, readNtrex } from './lib/evaluation.ts';
 import { SCRIPT_CANDIDATES } from '../src/languages/script.ts';
 import { CONFUSABLE_GROUPS } from '../src/languages/rules.ts';
 

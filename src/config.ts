@@ -5,11 +5,12 @@
  * one CONFIG_INVALID error that lists every problem in words an operator can act on.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { XalmaError } from './errors.ts';
 import type { LoadingMode } from './engine/types.ts';
 import { DEFAULT_ENGINES, ENGINE_NAMES, type EngineName } from './languages/engine-names.ts';
+import { DEFAULT_MODEL_DIR, DEFAULT_MODEL_RELATIVE } from './paths.ts';
 
 export interface Config {
   modelDir: string;
@@ -62,12 +63,12 @@ export interface OptionSpec {
   description: string;
 }
 
-const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const DEFAULT_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'xalma-tiny-demo');
+/** `defaultConfig().modelDir` (defined in paths.ts with the repository root). */
+export { DEFAULT_MODEL_DIR };
 const MIB = 1024 * 1024;
 
 export const CONFIG_OPTIONS: readonly OptionSpec[] = [
-  { key: 'modelDir', flag: '--model', env: ['XALMA_MODEL'], kind: 'string', default: 'models/xalma-tiny-demo', description: 'Model package folder (holds manifest.json)' },
+  { key: 'modelDir', flag: '--model', env: ['XALMA_MODEL'], kind: 'string', default: DEFAULT_MODEL_RELATIVE, description: 'Model package folder (holds manifest.json)' },
   { key: 'mode', flag: '--mode', env: ['XALMA_MODE'], kind: 'enum', values: ['all', 'single', 'merged'], default: 'all', description: 'How group modules are held: all (one batch mixes groups), single (base + one module on demand), merged (a merged model per group)' },
   { key: 'provider', flag: '--provider', env: ['XALMA_PROVIDER'], kind: 'enum', values: ['cpu', 'cuda'], default: 'cpu', description: 'onnxruntime execution provider' },
   { key: 'cudaDeviceId', flag: '--cuda-device', env: ['XALMA_CUDA_DEVICE'], kind: 'int', min: 0, max: 64, default: 0, description: 'CUDA device id (provider cuda)' },
@@ -155,33 +156,61 @@ export function formatOptionTable(): string {
   return ['| flag | env | file key | default | meaning |', '|---|---|---|---|---|', ...rows, cfg].join('\n');
 }
 
+/** node:util parseArgs options from the table: every flag, --config included, takes a value. */
+const PARSE_OPTIONS = Object.fromEntries(
+  [...CONFIG_OPTIONS.map((o) => o.flag), CONFIG_FILE_OPTION.flag].map((flag) => [flag.slice(2), { type: 'string' as const }]),
+);
+
+/**
+ * Flags by their table spelling. parseArgs runs non-strict so that every problem is collected
+ * rather than the first thrown; its tokens say what was wrong.
+ */
 function parseFlags(argv: readonly string[], problems: string[]): Map<string, Source> {
-  const known = new Set([...CONFIG_OPTIONS.map((o) => o.flag), CONFIG_FILE_OPTION.flag]);
   const flags = new Map<string, Source>();
-  const args = argv[0] === 'serve' ? argv.slice(1) : argv;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith('--')) {
-      problems.push(`unexpected argument '${arg}' (options look like --port 8080)`);
+  let rest = argv[0] === 'serve' ? argv.slice(1) : [...argv];
+  while (rest.length > 0) rest = parseFlagRun(rest, problems, flags);
+  return flags;
+}
+
+/**
+ * Parses `args` into `flags` and returns what is left to parse: nothing, or the arguments from
+ * a flag that stood where a value belonged (`--port --mode all`: --port needs a value, and
+ * --mode is parsed as a flag, not taken as the port).
+ */
+function parseFlagRun(args: string[], problems: string[], flags: Map<string, Source>): string[] {
+  const { tokens } = parseArgs({ args, options: PARSE_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  let skip = -1;
+  for (const token of tokens) {
+    if (token.index === skip) continue;
+    if (token.kind === 'positional' || (token.kind === 'option' && !token.rawName.startsWith('--'))) {
+      problems.push(`unexpected argument '${args[token.index]}' (options look like --port 8080)`);
+      skip = token.index; // '-abc' is one argument, three tokens
       continue;
     }
-    const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if (!known.has(flag)) {
-      problems.push(`unknown option ${flag}`);
-      if (eq === -1 && i + 1 < args.length && !args[i + 1].startsWith('--')) i++;
+    // An unknown option's value, if it was given one, is not reported again as a stray argument.
+    const valueFollows = !args[token.index + 1]?.startsWith('--');
+    if (token.kind === 'option-terminator') {
+      // Not an end of options here: the rest is parsed as flags.
+      problems.push('unknown option --');
+      return args.slice(token.index + (valueFollows ? 2 : 1));
+    }
+    if (!Object.hasOwn(PARSE_OPTIONS, token.name)) {
+      problems.push(`unknown option ${token.rawName}`);
+      if (token.inlineValue === undefined && valueFollows) skip = token.index + 1;
       continue;
     }
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else if (i + 1 < args.length && !args[i + 1].startsWith('--')) value = args[++i];
-    if (value === undefined) {
+    const flag = `--${token.name}`;
+    if (token.value === undefined) {
       problems.push(`${flag} needs a value`);
       continue;
     }
-    flags.set(flag, { origin: flag, value });
+    if (!token.inlineValue && token.value.startsWith('--')) {
+      problems.push(`${flag} needs a value`);
+      return args.slice(token.index + 1);
+    }
+    flags.set(flag, { origin: flag, value: token.value });
   }
-  return flags;
+  return [];
 }
 
 async function readConfigFile(path: string, problems: string[]): Promise<Record<string, unknown>> {
@@ -258,7 +287,7 @@ function coerce(spec: OptionSpec, source: Source, problems: string[]): unknown {
 
 async function checkModelDir(dir: string, problems: string[]): Promise<string> {
   // The default is resolved against the package, so `xalma-serve serve` works from any folder.
-  const path = dir === 'models/xalma-tiny-demo' ? DEFAULT_MODEL_DIR : resolve(dir);
+  const path = dir === DEFAULT_MODEL_RELATIVE ? DEFAULT_MODEL_DIR : resolve(dir);
   try {
     const s = await stat(join(path, 'manifest.json'));
     if (!s.isFile()) problems.push(`model: ${path}/manifest.json is not a file`);

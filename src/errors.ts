@@ -1,8 +1,18 @@
 /**
- * One table of every error the server can report: stable code -> HTTP status + message.
- * Callers switch on `code`; the message may be refined with details (fastify lib/errors.js style).
+ * One table of every error the server can report: stable code -> HTTP status + message, and
+ * how the server treats it (Retry-After, logging). Callers switch on `code`; the message may be
+ * refined with details (fastify lib/errors.js style).
  * Keep the table sorted by area; every code is documented in the OpenAPI spec (test/http).
  */
+export interface ErrorSpec {
+  status: number;
+  message: string;
+  /** The same request may succeed later: the response carries Retry-After. */
+  retryable?: boolean;
+  /** false: a 5xx expected under load, at start-up or shutdown, logged at info, not as an error. */
+  log?: boolean;
+}
+
 export const ERROR_TABLE = {
   // model package (src/model)
   MODEL_FILE_MISSING: { status: 500, message: 'A file listed in the model manifest is missing' },
@@ -25,7 +35,7 @@ export const ERROR_TABLE = {
   DOWNLOAD_CHECKSUM_MISMATCH: { status: 500, message: 'A downloaded file does not match the size and hash the Hub lists' },
   DISK_FULL: { status: 500, message: 'Not enough free disk space' },
   // LoRA modules (src/lora)
-  MODULE_UNAVAILABLE: { status: 503, message: 'The language-group module could not be loaded' },
+  MODULE_UNAVAILABLE: { status: 503, message: 'The language-group module could not be loaded', retryable: true },
   MODULE_INVALID: { status: 503, message: 'The language-group module file is invalid' },
   // languages (src/languages)
   LANGUAGE_INVALID: { status: 400, message: 'The language field is not a language code or name' },
@@ -48,16 +58,21 @@ export const ERROR_TABLE = {
   OPTIONS_INVALID: { status: 400, message: 'The decoding options are not valid' },
   API_KEY_INVALID: { status: 401, message: 'A valid API key is required (Authorization: Bearer <key>)' },
   RATE_LIMITED: { status: 429, message: 'Too many requests for this API key' },
-  QUEUE_FULL: { status: 503, message: 'The server queue is full; retry later' },
-  NOT_READY: { status: 503, message: 'The model is not loaded yet' },
-  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },
+  QUEUE_FULL: { status: 503, message: 'The server queue is full; retry later', retryable: true, log: false },
+  NOT_READY: { status: 503, message: 'The model is not loaded yet', retryable: true, log: false },
+  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down', retryable: true, log: false },
   DEADLINE_EXCEEDED: { status: 504, message: 'The request did not finish within its deadline' },
   REQUEST_ABORTED: { status: 499, message: 'The client closed the request' },
   INTERNAL_ERROR: { status: 500, message: 'Internal server error' },
   CONFIG_INVALID: { status: 500, message: 'The server configuration is not valid' },
-} as const;
+} as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
+
+/** A code's entry with every field of ErrorSpec visible (the table's own type has only those it sets). */
+export function errorSpec(code: ErrorCode): ErrorSpec {
+  return ERROR_TABLE[code];
+}
 
 /** An error with a stable code; `details` is safe to return to clients. */
 export class XalmaError extends Error {

@@ -99,7 +99,8 @@ class TranslationEngine implements Engine {
     } finally {
       if (step) this.runner.release(groups);
     }
-    return results.map((r) => r ?? new XalmaError('MODULE_UNAVAILABLE', 'no result'));
+    // Every item got an output or an error above; a hole is a bug here, not a module problem.
+    return results.map((r) => r ?? new XalmaError('INTERNAL_ERROR', 'the engine produced no result for an item'));
   }
 
   async warmup(): Promise<void> {

@@ -4,7 +4,7 @@
  * unknown routes are translated into coded errors here, so clients switch on one field.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_TABLE, XalmaError, isXalmaError, type ErrorCode } from '../errors.ts';
+import { ERROR_TABLE, XalmaError, errorSpec, isXalmaError } from '../errors.ts';
 
 export const ERROR_SCHEMA_ID = 'Error';
 
@@ -31,9 +31,6 @@ export const errorResponses = {
   '4xx': { $ref: `${ERROR_SCHEMA_ID}#` },
   '5xx': { $ref: `${ERROR_SCHEMA_ID}#` },
 } as const;
-
-/** Codes that tell the client to come back later. */
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set(['QUEUE_FULL', 'NOT_READY', 'SHUTTING_DOWN', 'MODULE_UNAVAILABLE']);
 
 interface AjvError {
   instancePath?: string;
@@ -89,7 +86,7 @@ export function errorBody(err: XalmaError): { error: { code: string; message: st
 }
 
 export function sendError(reply: FastifyReply, err: XalmaError, retryAfterSeconds: number): FastifyReply {
-  if (RETRYABLE.has(err.code)) reply.header('retry-after', String(retryAfterSeconds));
+  if (errorSpec(err.code).retryable) reply.header('retry-after', String(retryAfterSeconds));
   if (err.code === 'SHUTTING_DOWN') reply.header('connection', 'close');
   return reply.code(err.status).send(errorBody(err));
 }
@@ -97,7 +94,7 @@ export function sendError(reply: FastifyReply, err: XalmaError, retryAfterSecond
 export function installErrorHandling(app: FastifyInstance, retryAfterSeconds: number): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const coded = toXalmaError(err);
-    if (coded.status >= 500 && coded.code !== 'QUEUE_FULL' && coded.code !== 'SHUTTING_DOWN' && coded.code !== 'NOT_READY') {
+    if (coded.status >= 500 && errorSpec(coded.code).log !== false) {
       request.log.error({ err, code: coded.code }, 'request failed');
     } else {
       request.log.info({ code: coded.code, status: coded.status }, coded.message);

@@ -1,20 +1,19 @@
 /**
  * OpenAPI: @fastify/swagger builds the spec from the route schemas; Swagger UI serves it at
  * /docs. The committed copy (openapi/openapi.json) is checked for drift by the tests and
- * regenerated with `npx tsx src/http/write-openapi.ts`.
+ * regenerated with `npx tsx openapi/generate.ts`.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { REPO_ROOT } from '../paths.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const OPENAPI_PATH = join(ROOT, 'openapi', 'openapi.json');
+export const OPENAPI_PATH = join(REPO_ROOT, 'openapi', 'openapi.json');
 
 function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export async function registerDocs(app: FastifyInstance): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { XalmaError } from '../errors.ts';
+import { isAutoSource } from '../languages/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { decodingOptionsSchema, resolveDecoding, type OptionLimits, type RequestOptions } from './decoding-options.ts';
 import { errorResponses } from './errors.ts';
@@ -96,7 +97,7 @@ export async function translateRoute(app: FastifyInstance, opts: TranslateRouteO
     const body = request.body;
     const texts = checkTexts(body.text, limits);
     const options = resolveDecoding(body.options, limits);
-    const source = body.source === undefined || ['', 'auto'].includes(body.source.trim().toLowerCase()) ? undefined : body.source;
+    const source = isAutoSource(body.source) ? undefined : body.source;
     const job = { texts, source, target: body.target, options };
     const lookup = service.lookup(job);
     if (lookup.misses.length === 0) return respond(lookup.results as TranslatedItem[]);

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { DecodingOptions, FinishReason, TranslationOutput } from '../engine/types.ts';
 import { XalmaError, isXalmaError } from '../errors.ts';
-import { languageName, normalizeLanguage, planTranslation, type Detector, type GroupTable, type Plan } from '../languages/index.ts';
+import { normalizeLanguage, planTranslation, runHops, type Detector, type GroupTable, type Plan } from '../languages/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { TranslationCache } from '../scheduler/translation-cache.ts';
 
@@ -139,25 +139,20 @@ export class TranslateService {
   }
 
   /** Hop by hop; hop 2 keeps hop 1's age so it is not queued behind newer work. */
-  private async run(job: TranslateJob, plan: Plan, text: string): Promise<TranslationOutput> {
-    let input = text;
-    let out: TranslationOutput | undefined;
-    let outputTokens = 0;
+  private run(job: TranslateJob, plan: Plan, text: string): Promise<TranslationOutput> {
     let enqueuedAt: number | undefined;
-    for (const hop of plan.hops) {
+    return runHops(plan.hops, text, job.options, async (item) => {
       if (job.signal.aborted) throw job.signal.reason;
       const submittedAt = Date.now();
-      out = await this.deps.scheduler.add({
+      const out = await this.deps.scheduler.add({
         requestId: job.requestId,
         deadlineAt: job.deadlineAt,
-        item: { group: hop.group, sourceName: languageName(hop.from), targetName: languageName(hop.to), text: input, options: job.options },
+        item,
         ...(enqueuedAt !== undefined ? { continuationOf: { enqueuedAt } } : {}),
       });
       enqueuedAt ??= submittedAt;
-      outputTokens += out.outputTokens;
-      input = out.text;
-    }
-    return { ...out!, outputTokens };
+      return out;
+    });
   }
 }
 

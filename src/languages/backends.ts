@@ -36,8 +36,11 @@ export const FRANC_CODES: Readonly<Record<string, string>> = {
   pl: 'pol', pt: 'por', ro: 'ron', ru: 'rus', sr: 'srp', sv: 'swe', th: 'tha', tr: 'tur', uk: 'ukr',
   ur: 'urd', uz: 'uzn', vi: 'vie', zh: 'cmn',
 };
-const FROM_FRANC = new Map<string, string>(Object.entries(FRANC_CODES).map(([k, v]) => [v, k]));
-FROM_FRANC.set('nno', 'no');
+/** franc's code -> ours; Norwegian Nynorsk counts as Norwegian. */
+export const FROM_FRANC: ReadonlyMap<string, string> = new Map<string, string>([
+  ...Object.entries(FRANC_CODES).map(([ours, franc]) => [franc, ours] as const),
+  ['nno', 'no'],
+]);
 
 /** Maps an engine's label to our code (Norwegian Nynorsk counts as Norwegian, old Hebrew code). */
 function fold(code: string): string {

@@ -6,7 +6,7 @@
  * the measurements behind the weights (bench/tune-detect.ts refits them) and bench/results/.
  */
 import { francAll } from 'franc';
-import { FRANC_CODES, LINGUA_MIN_CONFIDENCE, loadBackends, type Backend, type EngineName } from './backends.ts';
+import { FRANC_CODES, FROM_FRANC, LINGUA_MIN_CONFIDENCE, loadBackends, type Backend, type EngineName } from './backends.ts';
 import { DEFAULT_ENGINES } from './engine-names.ts';
 import { markerScores } from './markers.ts';
 import { groupOf, ruleEvidence } from './rules.ts';
@@ -316,8 +316,6 @@ function round(x: number): number {
 }
 
 const FRANC_ONLY = Object.values(FRANC_CODES).concat('nno');
-const FRANC_BACK = new Map<string, string>(Object.entries(FRANC_CODES).map(([k, v]) => [v, k]));
-FRANC_BACK.set('nno', 'no');
 
 /**
  * franc alone, restricted to the supported languages (its own script handling, no routing or
@@ -334,9 +332,9 @@ export function createFrancBaseline(): Detector {
       if (!top || top[0] === 'und') return undetermined();
       const sum = all.reduce((s, [, v]) => s + v, 0) || 1;
       return {
-        language: FRANC_BACK.get(top[0]) ?? UNDETERMINED,
+        language: FROM_FRANC.get(top[0]) ?? UNDETERMINED,
         confidence: round(top[1] / sum),
-        candidates: all.slice(1, 1 + MAX_CANDIDATES).map(([c, v]) => ({ language: FRANC_BACK.get(c) ?? UNDETERMINED, confidence: round(v / sum) })),
+        candidates: all.slice(1, 1 + MAX_CANDIDATES).map(([c, v]) => ({ language: FROM_FRANC.get(c) ?? UNDETERMINED, confidence: round(v / sum) })),
       };
     },
   };

@@ -16,4 +16,4 @@ export {
   type DetectorTuning,
 } from './detect.ts';
 export { DEFAULT_ENGINES, ENGINE_NAMES, type EngineName } from './engine-names.ts';
-export { MISMATCH_MIN_CONFIDENCE, planHops, planTranslation, type Hop, type Plan, type PlanArgs } from './plan.ts';
+export { MISMATCH_MIN_CONFIDENCE, isAutoSource, planHops, planTranslation, runHops, type Hop, type Plan, type PlanArgs } from './plan.ts';

@@ -5,12 +5,15 @@
  *   xx <-> yy same group one direct hop
  *   xx <-> yy otherwise  two hops pivoting through English, both reported
  *   source == target     no hop; the text comes back unchanged
+ * `runHops` runs a plan's hops in order; the server and the translate command both use it.
  */
+import type { DecodingOptions, TranslationItem, TranslationOutput } from '../engine/types.ts';
 import { XalmaError } from '../errors.ts';
 import type { Detection, Detector } from './detect.ts';
 import { UNDETERMINED } from './detect.ts';
 import { ENGLISH, type GroupTable } from './groups.ts';
 import { normalizeLanguage } from './normalize.ts';
+import { languageName } from './table.ts';
 
 export interface Hop {
   from: string;
@@ -48,8 +51,14 @@ export interface PlanArgs {
  */
 export const MISMATCH_MIN_CONFIDENCE = 0.8;
 
-function isAuto(source: string | undefined): boolean {
-  return source === undefined || (typeof source === 'string' && (source.trim() === '' || source.trim().toLowerCase() === 'auto'));
+/** 'auto' in any case, with or without surrounding spaces. */
+function isAutoWord(value: string): boolean {
+  return value.trim().toLowerCase() === 'auto';
+}
+
+/** A source field that asks for detection: undefined, empty, or 'auto'. */
+export function isAutoSource(source: string | undefined): boolean {
+  return source === undefined || (typeof source === 'string' && (source.trim() === '' || isAutoWord(source)));
 }
 
 function groupFor(code: string, groups: GroupTable): number {
@@ -76,7 +85,7 @@ export function planHops(source: string, target: string, groups: GroupTable): Ho
 
 export function planTranslation(args: PlanArgs): Plan {
   const { groups, detector } = args;
-  if (typeof args.target === 'string' && args.target.trim().toLowerCase() === 'auto') {
+  if (typeof args.target === 'string' && isAutoWord(args.target)) {
     throw new XalmaError('LANGUAGE_INVALID', "the target cannot be 'auto'", { input: args.target });
   }
   const target = normalizeLanguage(args.target);
@@ -86,7 +95,7 @@ export function planTranslation(args: PlanArgs): Plan {
   let sourceVariant: string | undefined;
   let detected: Detection | undefined;
   let mismatch: { detected: string } | undefined;
-  if (isAuto(args.source)) {
+  if (isAutoSource(args.source)) {
     if (!detector) throw new Error('planTranslation: the source is to be detected but no detector was given');
     detected = detector.detect(text);
     if (detected.language === UNDETERMINED) {
@@ -113,4 +122,26 @@ export function planTranslation(args: PlanArgs): Plan {
   if (detected !== undefined) plan.detected = detected;
   if (mismatch !== undefined) plan.mismatch = mismatch;
   return plan;
+}
+
+/**
+ * Runs hops in order, each on the previous hop's output (a pivot plan: xx -> en, then en -> yy),
+ * and returns the last output with the output tokens of all hops. `translate` runs one hop: the
+ * scheduler on the server, the engine itself in the translate command. A plan without hops
+ * (source == target) has nothing to run: the caller answers with the text.
+ */
+export async function runHops(
+  hops: readonly Hop[],
+  text: string,
+  options: DecodingOptions,
+  translate: (item: TranslationItem) => Promise<TranslationOutput>,
+): Promise<TranslationOutput> {
+  if (hops.length === 0) throw new Error('runHops: a plan without hops has nothing to run');
+  let out: TranslationOutput | undefined;
+  let outputTokens = 0;
+  for (const hop of hops) {
+    out = await translate({ group: hop.group, sourceName: languageName(hop.from), targetName: languageName(hop.to), text: out?.text ?? text, options });
+    outputTokens += out.outputTokens;
+  }
+  return { ...out!, outputTokens };
 }

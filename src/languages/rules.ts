@@ -340,6 +340,3 @@ export function ruleEvidence(language: string, tokens: readonly string[], lower:
   }
   return e;
 }
-
-/** Languages with rules (for tests and docs). */
-export const RULE_LANGUAGES: ReadonlySet<string> = new Set(Object.keys(RULES));

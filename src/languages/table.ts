@@ -1,7 +1,9 @@
 /**
  * The 50 languages the server supports (DESIGN 1): the 49 non-English languages of the
- * X-ALMA groups plus English. Names are the English names used in the prompt.
+ * X-ALMA groups plus English. Names are the English names used in the prompt. The rows are
+ * defined once in model/xalma-languages.ts; this file gives the lookups.
  */
+import { XALMA_LANGUAGES } from '../model/xalma-languages.ts';
 
 export interface LanguageInfo {
   /** ISO 639-1 code; the server's canonical code. */
@@ -14,62 +16,8 @@ export interface LanguageInfo {
   scripts: string[];
 }
 
-// code, iso3, name, scripts
-const ROWS: ReadonlyArray<readonly [string, string, string, string]> = [
-  ['af', 'afr', 'Afrikaans', 'Latn'],
-  ['ar', 'ara', 'Arabic', 'Arab'],
-  ['az', 'aze', 'Azerbaijani', 'Latn'],
-  ['bg', 'bul', 'Bulgarian', 'Cyrl'],
-  ['ca', 'cat', 'Catalan', 'Latn'],
-  ['cs', 'ces', 'Czech', 'Latn'],
-  ['da', 'dan', 'Danish', 'Latn'],
-  ['de', 'deu', 'German', 'Latn'],
-  ['el', 'ell', 'Greek', 'Grek'],
-  ['en', 'eng', 'English', 'Latn'],
-  ['es', 'spa', 'Spanish', 'Latn'],
-  ['et', 'est', 'Estonian', 'Latn'],
-  ['fa', 'fas', 'Persian', 'Arab'],
-  ['fi', 'fin', 'Finnish', 'Latn'],
-  ['fr', 'fra', 'French', 'Latn'],
-  ['gl', 'glg', 'Galician', 'Latn'],
-  ['gu', 'guj', 'Gujarati', 'Gujr'],
-  ['he', 'heb', 'Hebrew', 'Hebr'],
-  ['hi', 'hin', 'Hindi', 'Deva'],
-  ['hu', 'hun', 'Hungarian', 'Latn'],
-  ['id', 'ind', 'Indonesian', 'Latn'],
-  ['is', 'isl', 'Icelandic', 'Latn'],
-  ['it', 'ita', 'Italian', 'Latn'],
-  ['ja', 'jpn', 'Japanese', 'Jpan'],
-  ['ka', 'kat', 'Georgian', 'Geor'],
-  ['kk', 'kaz', 'Kazakh', 'Cyrl'],
-  ['ko', 'kor', 'Korean', 'Kore'],
-  ['ky', 'kir', 'Kyrgyz', 'Cyrl'],
-  ['lt', 'lit', 'Lithuanian', 'Latn'],
-  ['lv', 'lav', 'Latvian', 'Latn'],
-  ['mg', 'mlg', 'Malagasy', 'Latn'],
-  ['mk', 'mkd', 'Macedonian', 'Cyrl'],
-  ['mr', 'mar', 'Marathi', 'Deva'],
-  ['ms', 'msa', 'Malay', 'Latn'],
-  ['ne', 'nep', 'Nepali', 'Deva'],
-  ['nl', 'nld', 'Dutch', 'Latn'],
-  ['no', 'nor', 'Norwegian', 'Latn'],
-  ['pl', 'pol', 'Polish', 'Latn'],
-  ['pt', 'por', 'Portuguese', 'Latn'],
-  ['ro', 'ron', 'Romanian', 'Latn'],
-  ['ru', 'rus', 'Russian', 'Cyrl'],
-  ['sr', 'srp', 'Serbian', 'Cyrl Latn'],
-  ['sv', 'swe', 'Swedish', 'Latn'],
-  ['th', 'tha', 'Thai', 'Thai'],
-  ['tr', 'tur', 'Turkish', 'Latn'],
-  ['uk', 'ukr', 'Ukrainian', 'Cyrl'],
-  ['ur', 'urd', 'Urdu', 'Arab'],
-  ['uz', 'uzb', 'Uzbek', 'Latn Cyrl'],
-  ['vi', 'vie', 'Vietnamese', 'Latn'],
-  ['zh', 'zho', 'Chinese', 'Hans Hant'],
-];
-
 export const LANGUAGES: readonly LanguageInfo[] = Object.freeze(
-  ROWS.map(([code, iso3, name, scripts]) => Object.freeze({ code, iso3, name, scripts: scripts.split(' ') })),
+  XALMA_LANGUAGES.map(([code, iso3, name, scripts]) => Object.freeze({ code, iso3, name, scripts: scripts.split(' ') })),
 );
 
 const byCode = new Map<string, LanguageInfo>(LANGUAGES.map((l) => [l.code, l]));

@@ -11,16 +11,12 @@
 import { LRUCache } from 'lru-cache';
 import type { LoadedModule } from './module-file.ts';
 
-export type ModuleState = 'loading' | 'ready' | 'failed';
-
 export interface ModuleCacheOptions {
   /** Most modules resident at once. */
   maxModules: number;
   /** Most bytes of factors resident at once. */
   maxBytes: number;
   load: (group: number) => Promise<LoadedModule>;
-  /** Called when a module leaves memory (after its last pin is released). */
-  onEvict?: (group: number) => void;
 }
 
 export interface ModuleCacheStats {
@@ -41,8 +37,6 @@ export class ModuleCache {
   /** Evicted by the LRU while pinned: freed on the last release. */
   private readonly parked = new Map<number, LoadedModule>();
   private readonly inflight = new Map<number, Promise<LoadedModule>>();
-  private readonly states = new Map<number, ModuleState>();
-  private readonly lastError = new Map<number, Error>();
   readonly stats: ModuleCacheStats = { loads: {}, hits: {}, evictions: {}, failures: {} };
 
   constructor(private readonly opts: ModuleCacheOptions) {
@@ -50,26 +44,14 @@ export class ModuleCache {
       max: opts.maxModules,
       maxSize: opts.maxBytes,
       sizeCalculation: (m) => Math.max(1, m.bytes),
-      // disposeAfter: runs once the entry is gone, so `forget` sees the cache without it.
+      // An evicted module that is not pinned is simply dropped (the garbage collector frees it);
+      // a pinned one waits in `parked` for its last release.
       disposeAfter: (m, group, reason) => {
         if (reason !== 'evict' && reason !== 'delete') return;
         bump(this.stats.evictions, group);
         if ((this.pins.get(group) ?? 0) > 0) this.parked.set(group, m);
-        else this.forget(group);
       },
     });
-  }
-
-  state(group: number): ModuleState | 'absent' {
-    return this.states.get(group) ?? 'absent';
-  }
-
-  error(group: number): Error | undefined {
-    return this.lastError.get(group);
-  }
-
-  resident(): number[] {
-    return [...this.lru.keys(), ...this.parked.keys()];
   }
 
   /** Loads (or finds) a group's module and pins it until `release(group)`. */
@@ -86,13 +68,7 @@ export class ModuleCache {
       return;
     }
     this.pins.delete(group);
-    if (this.parked.delete(group)) this.forget(group);
-  }
-
-  private forget(group: number): void {
-    if (this.lru.has(group)) return;
-    this.states.delete(group);
-    this.opts.onEvict?.(group);
+    this.parked.delete(group);
   }
 
   private async get(group: number): Promise<LoadedModule> {
@@ -108,18 +84,13 @@ export class ModuleCache {
     const pending = this.inflight.get(group);
     if (pending) return pending;
     const loading = (async () => {
-      this.states.set(group, 'loading');
       try {
         const m = await this.opts.load(group);
         bump(this.stats.loads, group);
-        this.lastError.delete(group);
-        this.states.set(group, 'ready');
         this.lru.set(group, m);
         return m;
       } catch (err) {
         bump(this.stats.failures, group);
-        this.states.set(group, 'failed');
-        this.lastError.set(group, err as Error);
         throw err;
       } finally {
         this.inflight.delete(group);

@@ -83,7 +83,3 @@ export function loraTensorShapes(dims: LlamaDims, lora: LoraConfig): Array<[stri
   }
   return out;
 }
-
-export function countParams(shapes: Array<[string, number[]]>): number {
-  return shapes.reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
-}

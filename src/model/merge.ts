@@ -18,19 +18,11 @@
 import { XalmaError } from '../errors.ts';
 import { linearShape, tensorNames } from './architecture.ts';
 import type { LlamaDims, LoraConfig, LoraTarget } from './architecture.ts';
+import { shapeText, type F32Tensor } from './safetensors.ts';
 
-export interface Tensor {
-  shape: number[];
-  data: Float32Array;
-}
+type TensorMap = ReadonlyMap<string, F32Tensor>;
 
-type TensorMap = ReadonlyMap<string, Tensor>;
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-function expectTensor(map: TensorMap, name: string, shape: readonly number[], code: 'MODEL_SHAPE_MISMATCH' | 'MODULE_INVALID'): Tensor {
+function expectTensor(map: TensorMap, name: string, shape: readonly number[], code: 'MODEL_SHAPE_MISMATCH' | 'MODULE_INVALID'): F32Tensor {
   const t = map.get(name);
   if (!t) throw new XalmaError(code, `merge: tensor ${name} is missing`, { tensor: name });
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]) || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
@@ -85,7 +77,7 @@ function mergeOne(w: Float32Array, a: Float32Array, b: Float32Array, inDim: numb
 
 interface MergeJob {
   name: string;
-  run: () => Tensor;
+  run: () => F32Tensor;
 }
 
 function mergeJobs(base: TensorMap, module: TensorMap, dims: LlamaDims, lora: LoraConfig): MergeJob[] {
@@ -112,7 +104,7 @@ function mergeJobs(base: TensorMap, module: TensorMap, dims: LlamaDims, lora: Lo
  * The merged weights of one module: merged targets are new arrays, every other tensor is the
  * base's own object (shared, not copied). Errors: MODEL_SHAPE_MISMATCH (base), MODULE_INVALID.
  */
-export function mergeModule(base: TensorMap, module: TensorMap, dims: LlamaDims, lora: LoraConfig): Map<string, Tensor> {
+export function mergeModule(base: TensorMap, module: TensorMap, dims: LlamaDims, lora: LoraConfig): Map<string, F32Tensor> {
   const jobs = mergeJobs(base, module, dims, lora);
   const out = new Map(base);
   for (const job of jobs) out.set(job.name, job.run());
@@ -120,7 +112,7 @@ export function mergeModule(base: TensorMap, module: TensorMap, dims: LlamaDims,
 }
 
 /** Same result as mergeModule, yielding to the event loop between tensors. */
-export async function mergeModuleAsync(base: TensorMap, module: TensorMap, dims: LlamaDims, lora: LoraConfig): Promise<Map<string, Tensor>> {
+export async function mergeModuleAsync(base: TensorMap, module: TensorMap, dims: LlamaDims, lora: LoraConfig): Promise<Map<string, F32Tensor>> {
   const jobs = mergeJobs(base, module, dims, lora);
   const out = new Map(base);
   for (const job of jobs) {

@@ -13,7 +13,7 @@ import { loraTensorShapes } from './architecture.ts';
 import { baseTensorStorage } from './weight-storage.ts';
 import { parseManifest, sha256File } from './manifest.ts';
 import type { Manifest, ManifestFile } from './manifest-types.ts';
-import { readSafetensorsHeader } from './safetensors.ts';
+import { readSafetensorsHeader, shapeText } from './safetensors.ts';
 import type { SafetensorsHeader } from './safetensors.ts';
 export type { PackageFile } from './external-data.ts';
 
@@ -38,10 +38,6 @@ export interface LoadModelPackageOptions {
 
 function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-}
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

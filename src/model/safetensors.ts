@@ -97,7 +97,8 @@ function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
 
-function shapeText(shape: readonly number[]): string {
+/** A shape as error messages write it: [2, 3]. */
+export function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 

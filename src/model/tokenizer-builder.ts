@@ -13,6 +13,9 @@
  * Same options -> byte-identical JSON (no clocks, no Math.random, insertion-ordered maps).
  */
 import { BOS_MARKER, DEFAULT_PROMPT_TEMPLATE } from './prompt.ts';
+import { Rng } from './random.ts';
+import { XALMA_GROUPS } from './xalma-groups.ts';
+import { XALMA_LANGUAGES } from './xalma-languages.ts';
 
 export interface TokenizerBuildOptions {
   /** Total ids including specials, byte tokens and any <extra_N> padding. */
@@ -38,18 +41,8 @@ const SPECIALS = ['<unk>', '<s>', '</s>'] as const;
 const MIN_PAIR_COUNT = 2;
 
 /** English names as the X-ALMA prompt uses them (DESIGN 1), in group order, English last. */
-const LANGUAGE_NAMES: ReadonlyArray<readonly [string, string]> = [
-  ['af', 'Afrikaans'], ['da', 'Danish'], ['de', 'German'], ['is', 'Icelandic'], ['nl', 'Dutch'],
-  ['no', 'Norwegian'], ['sv', 'Swedish'], ['ca', 'Catalan'], ['es', 'Spanish'], ['gl', 'Galician'],
-  ['it', 'Italian'], ['pt', 'Portuguese'], ['ro', 'Romanian'], ['bg', 'Bulgarian'], ['mk', 'Macedonian'],
-  ['ru', 'Russian'], ['sr', 'Serbian'], ['uk', 'Ukrainian'], ['fr', 'French'], ['id', 'Indonesian'],
-  ['mg', 'Malagasy'], ['ms', 'Malay'], ['th', 'Thai'], ['vi', 'Vietnamese'], ['cs', 'Czech'],
-  ['el', 'Greek'], ['hu', 'Hungarian'], ['lt', 'Lithuanian'], ['lv', 'Latvian'], ['pl', 'Polish'],
-  ['et', 'Estonian'], ['fi', 'Finnish'], ['ja', 'Japanese'], ['ka', 'Georgian'], ['ko', 'Korean'],
-  ['zh', 'Chinese'], ['gu', 'Gujarati'], ['hi', 'Hindi'], ['mr', 'Marathi'], ['ne', 'Nepali'],
-  ['ur', 'Urdu'], ['ar', 'Arabic'], ['az', 'Azerbaijani'], ['fa', 'Persian'], ['he', 'Hebrew'],
-  ['kk', 'Kazakh'], ['ky', 'Kyrgyz'], ['tr', 'Turkish'], ['uz', 'Uzbek'], ['en', 'English'],
-];
+const NAME_OF = new Map(XALMA_LANGUAGES.map(([code, , name]) => [code, name]));
+const LANGUAGE_NAMES: ReadonlyArray<readonly [string, string]> = [...XALMA_GROUPS.flatMap((g) => g.languages), 'en'].map((code) => [code, NAME_OF.get(code)!]);
 
 /** The prompt text without its BOS marker: the corpus needs its words, not the special token. */
 const PROMPT = DEFAULT_PROMPT_TEMPLATE.slice(BOS_MARKER.length);
@@ -176,18 +169,6 @@ export function baseCharacters(): string[] {
   return [...out];
 }
 
-/** mulberry32: a tiny seeded PRNG, so the corpus is the same on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function seedOf(text: string): number {
   let h = 2166136261; // FNV-1a
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
@@ -242,8 +223,9 @@ export function defaultCorpus(vocabSize: number): string[] {
   for (const [code] of LANGUAGE_NAMES) {
     const seed = SEED_TEXT[code];
     for (let i = 0; i < 20; i++) lines.push(seed);
-    const rand = prng(seedOf(code));
-    const words = pseudoWords(seed, wordsPerLanguage, rand);
+    // Seeded (Rng, mulberry32), so the corpus is the same on every machine.
+    const rng = new Rng(seedOf(code));
+    const words = pseudoWords(seed, wordsPerLanguage, () => rng.next());
     for (let i = 0; i < words.length; i += 12) lines.push(words.slice(i, i + 12).join(' '));
   }
   return lines;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LANGUAGES, createDetector, type Detection, type Detector } from '../../../src/languages/index.ts';
-import { firstWords, readNtrex } from '../../../src/languages/evaluation.ts';
+import { firstWords, readNtrex } from '../../../bench/lib/evaluation.ts';
 import { routeScript } from '../../../src/languages/script.ts';
 import { linguaBackend } from '../../../src/languages/backends.ts';
 
