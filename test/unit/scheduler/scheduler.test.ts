@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isXalmaError } from '../../../src/errors.ts';
 import { Scheduler } from '../../../src/scheduler/scheduler.ts';
 import type { SchedulerOptions } from '../../../src/scheduler/types.ts';
@@ -133,26 +133,54 @@ describe('Scheduler admission and aborts', () => {
   });
 });
 
+/**
+ * The run loop sleeps on setTimeout and reads the scheduler's injected clock. Both run on vitest's
+ * fake timers here, advanced 1 ms at a time by `drive`, so a batch's shape depends on the order
+ * of arrivals and engine steps, never on how busy the machine is.
+ */
 describe('Scheduler run loop', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A scheduler whose clock is the fake clock that also drives its sleeps. */
+  const makeLoop = (over: Partial<SchedulerOptions>) => make({ now: () => Date.now(), ...over });
+
+  /** Advances fake time 1 ms at a time until `work` settles; returns its result and the fake ms it took. */
+  async function drive<T>(work: Promise<T>, limitMs = 60_000): Promise<{ value: T; ms: number }> {
+    const t0 = Date.now();
+    let done = false;
+    const settled = work.finally(() => (done = true));
+    settled.catch(() => {});
+    await vi.advanceTimersByTimeAsync(0);
+    while (!done) {
+      if (Date.now() - t0 > limitMs) throw new Error(`still pending after ${limitMs} fake ms`);
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    return { value: await settled, ms: Date.now() - t0 };
+  }
+
   it('serves a burst of 40 rows in few batches of at most maxBatchSize', async () => {
     const runner = new FakeRunner(2, 3);
-    const s = make({ mixesGroups: true, maxBatchSize: 16, maxWaitMs: 5 });
+    const s = makeLoop({ mixesGroups: true, maxBatchSize: 16, maxWaitMs: 5 });
     s.start(runner);
     const all = Array.from({ length: 40 }, (_, i) => s.add({ requestId: `r${i}`, item: item((i % 8) + 1, `x${i}`) }));
-    const outs = await Promise.all(all);
+    const { value: outs } = await drive(Promise.all(all));
     expect(outs.map((o) => o.text)).toEqual(Array.from({ length: 40 }, (_, i) => `[${(i % 8) + 1}] x${i}`));
-    expect(runner.batches.length).toBeLessThanOrEqual(4);
-    expect(Math.max(...runner.batches.map((b) => b.length))).toBeLessThanOrEqual(16);
-    await s.stop();
+    expect(runner.batches.map((b) => b.length)).toEqual([16, 16, 8]);
+    await drive(s.stop());
   });
 
   it('closed-loop clients: the fill window opens when the engine frees up, so batches stay full', async () => {
     // 12 clients, batch cap 8: 4 rows wait through the first batch. When it ends, its 8
-    // clients send their next request over the following ~14 ms (as HTTP clients do). A window
-    // counted from the 4 old rows' arrival has long expired and would send a batch of ~4; one
+    // clients send their next request over the following 14 ms (as HTTP clients do). A window
+    // counted from the 4 old rows' arrival has long expired and would send a batch of 4; one
     // counted from the engine becoming free fills the batch.
     const runner = new FakeRunner(20, 2);
-    const s = make({ mixesGroups: true, maxBatchSize: 8, maxWaitMs: 30 });
+    const s = makeLoop({ mixesGroups: true, maxBatchSize: 8, maxWaitMs: 30 });
     s.start(runner);
     const client = async (k: number) => {
       for (let round = 0; round < 2; round++) {
@@ -160,82 +188,84 @@ describe('Scheduler run loop', () => {
         await new Promise((r) => setTimeout(r, 2 * (k % 8)));
       }
     };
-    await Promise.all(Array.from({ length: 12 }, (_, k) => client(k)));
+    await drive(Promise.all(Array.from({ length: 12 }, (_, k) => client(k))));
     expect(runner.batches.map((b) => b.length)).toEqual([8, 8, 8]);
-    await s.stop();
+    await drive(s.stop());
   });
 
   it('a burst on an idle engine that arrives over longer than maxWaitMs still forms one batch', async () => {
-    // 24 rows, one every ~1-2 ms. The first runs at once (a lone row on a quiet server); a fixed
-    // 10 ms window would then send ~6-10 and keep the rest waiting through that batch; the
-    // window stays open while arrivals continue (gap < 5 ms), so the other 23 go together.
+    // 24 rows, one every 1 ms. The first runs at once (a lone row on a quiet server); a fixed
+    // 10 ms window would then send the 19 that came by its end and make the last 4 wait through
+    // that batch ([1, 19, 4]); the window stays open while arrivals continue (gap < 5 ms), so
+    // the other 23 go together.
     const runner = new FakeRunner(5, 2);
-    const s = make({ mixesGroups: true, maxBatchSize: 32, maxWaitMs: 10 });
+    const s = makeLoop({ mixesGroups: true, maxBatchSize: 32, maxWaitMs: 10 });
     s.start(runner);
-    const all: Array<Promise<unknown>> = [];
-    for (let i = 0; i < 24; i++) {
-      all.push(s.add({ requestId: `b${i}`, item: item(1, `b${i}`) }));
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    await Promise.all(all);
+    const arrivals = (async () => {
+      const all: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 24; i++) {
+        all.push(s.add({ requestId: `b${i}`, item: item(1, `b${i}`) }));
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      return Promise.all(all);
+    })();
+    await drive(arrivals);
     expect(runner.batches.map((b) => b.length)).toEqual([1, 23]);
-    await s.stop();
+    await drive(s.stop());
   });
 
   it('a lone request on a quiet server is sent at once, without waiting for the fill window', async () => {
-    const runner = new FakeRunner(1, 1);
-    const s = make({ mixesGroups: true, maxBatchSize: 32, maxWaitMs: 200 });
+    const runner = new FakeRunner(1, 1); // the engine takes 1 ms per batch
+    const s = makeLoop({ mixesGroups: true, maxBatchSize: 32, maxWaitMs: 200 });
     s.start(runner);
     for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      await s.add({ requestId: `solo${i}`, item: item(1) });
-      expect(performance.now() - t0).toBeLessThan(100); // a 200 ms window would show
+      const { ms } = await drive(s.add({ requestId: `solo${i}`, item: item(1) }));
+      expect(ms).toBe(1); // the engine's 1 ms and nothing else; a fill window would add 200
     }
     expect(runner.batches.map((b) => b.length)).toEqual([1, 1, 1]);
-    await s.stop();
+    await drive(s.stop());
   });
 
   it('in single mode never mixes groups in one engine call', async () => {
     const runner = new FakeRunner(1, 2);
-    const s = make({ maxBatchSize: 8, maxWaitMs: 2 });
+    const s = makeLoop({ maxBatchSize: 8, maxWaitMs: 2 });
     s.start(runner);
-    await Promise.all(Array.from({ length: 30 }, (_, i) => s.add({ requestId: `r${i}`, item: item((i % 3) + 1) })));
+    await drive(Promise.all(Array.from({ length: 30 }, (_, i) => s.add({ requestId: `r${i}`, item: item((i % 3) + 1) }))));
     for (const b of runner.batches) expect(new Set(b.map((i) => i.group)).size).toBe(1);
-    await s.stop();
+    await drive(s.stop());
   });
 
   it('fails only the rows of a failing module', async () => {
     const runner = new FakeRunner();
     runner.failGroups.add(2);
-    const s = make({ mixesGroups: true, maxWaitMs: 2 });
+    const s = makeLoop({ mixesGroups: true, maxWaitMs: 2 });
     s.start(runner);
-    const ok = s.add({ requestId: 'a', item: item(1) });
-    const bad = s.add({ requestId: 'b', item: item(2) });
-    expect(await codeOf(ok)).toBe('ok');
-    expect(await codeOf(bad)).toBe('MODULE_UNAVAILABLE');
-    await s.stop();
+    const codes = Promise.all([codeOf(s.add({ requestId: 'a', item: item(1) })), codeOf(s.add({ requestId: 'b', item: item(2) }))]);
+    expect((await drive(codes)).value).toEqual(['ok', 'MODULE_UNAVAILABLE']);
+    await drive(s.stop());
   });
 
   it('stop fails queued rows with SHUTTING_DOWN and refuses new ones', async () => {
     const runner = new FakeRunner(20, 5);
-    const s = make({ maxBatchSize: 1 });
+    const s = makeLoop({ maxBatchSize: 1 });
     s.start(runner);
     const rows = Array.from({ length: 3 }, (_, i) => codeOf(s.add({ requestId: `r${i}`, item: item(1) })));
-    await new Promise((r) => setTimeout(r, 5));
-    await s.stop();
+    await vi.advanceTimersByTimeAsync(5); // the first row is 5 ms into its 100 ms batch
+    expect(s.inFlight).toBe(1);
+    await drive(s.stop());
     const codes = await Promise.all(rows);
-    expect(codes.every((c) => c === 'SHUTTING_DOWN')).toBe(true);
+    expect(codes).toEqual(['SHUTTING_DOWN', 'SHUTTING_DOWN', 'SHUTTING_DOWN']);
     expect(() => s.add({ requestId: 'x', item: item(1) })).toThrow(expect.objectContaining({ code: 'SHUTTING_DOWN' }));
   });
 
   it('idle() resolves once every admitted row is answered', async () => {
     const runner = new FakeRunner(1, 1);
-    const s = make({ mixesGroups: true });
+    const s = makeLoop({ mixesGroups: true });
     s.start(runner);
     const rows = Array.from({ length: 10 }, (_, i) => s.add({ requestId: `r${i}`, item: item(1) }));
-    await s.idle();
+    await drive(s.idle());
     expect(s.depth + s.inFlight).toBe(0);
     await Promise.all(rows);
-    await s.stop();
+    await drive(s.stop());
   });
 });
