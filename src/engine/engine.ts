@@ -61,7 +61,7 @@ class TranslationEngine implements Engine {
   async translateBatch(items: TranslationItem[]): Promise<Array<TranslationOutput | XalmaError>> {
     const results: Array<TranslationOutput | XalmaError | undefined> = new Array(items.length);
     const groups = [...new Set(items.map((i) => i.group))];
-    if (!this.mixesGroups && groups.length > 1) throw new Error(`${this.mode} mode runs one group per batch, got ${groups.join(',')}`);
+    if (!this.mixesGroups && groups.length > 1) throw new XalmaError('INTERNAL_ERROR', `${this.mode} mode runs one group per batch, got ${groups.join(',')}`);
     const { dims } = this.manifest;
 
     const work: Array<{ index: number; req: GenRequest }> = [];

@@ -3,7 +3,7 @@
  * then one decode step per token for every live row. Each request owns one row (greedy,
  * sampling) or `beams` rows (beam search). After every step the batch is compacted: rows that
  * finished, were aborted or lost their beam are dropped from the KV cache, so a finished row
- * stops costing compute. The model is reached only through `StepFn` (see model-runner.ts).
+ * stops costing compute. The model is reached only through `StepFn` (made by the mode runners, modes.ts).
  *
  * KV cache: the graph concatenates past and new keys (present = Concat(past, k)), so ORT
  * returns a fresh [rows, kvHeads, T, headDim] buffer per layer per step and we hand it back as
@@ -23,7 +23,7 @@ import { Rng } from '../model/random.ts';
 export interface GenRequest {
   promptIds: number[];
   options: DecodingOptions;
-  /** Module slot of this row (stacked graphs); ignored by single-module runners. */
+  /** Group id of this row's module (all mode maps it to its stacked slot); ignored by single-module runners. */
   module: number;
   signal?: AbortSignal;
 }

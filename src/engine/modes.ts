@@ -147,7 +147,7 @@ export class SingleModeRunner implements ModeRunner {
 
   async prepare(groups: number[]) {
     const failed = new Map<number, XalmaError>();
-    if (new Set(groups).size !== 1) throw new Error('single mode runs one group per batch');
+    if (new Set(groups).size !== 1) throw new XalmaError('INTERNAL_ERROR', 'single mode runs one group per batch');
     const group = groups[0];
     try {
       const m = await this.cache.acquire(group);
@@ -238,7 +238,7 @@ export class MergedModeRunner implements ModeRunner {
 
   async prepare(groups: number[]) {
     const failed = new Map<number, XalmaError>();
-    if (new Set(groups).size !== 1) throw new Error('merged mode runs one group per batch');
+    if (new Set(groups).size !== 1) throw new XalmaError('INTERNAL_ERROR', 'merged mode runs one group per batch');
     const group = groups[0];
     try {
       const session = await this.session(group);

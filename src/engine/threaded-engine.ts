@@ -75,7 +75,7 @@ class ThreadedEngine implements Engine {
       const plain = items.map(({ signal, ...rest }) => ({ ...rest, aborted: signal?.aborted ?? false }));
       // An item aborted before it was sent is marked so the worker skips it.
       const reply = await this.call({ type: 'translate', id: this.nextId++, items: plain, itemIds });
-      if (reply.type !== 'translated') throw new Error(`unexpected reply ${reply.type}`);
+      if (reply.type !== 'translated') throw new XalmaError('INTERNAL_ERROR', `engine worker: unexpected reply ${reply.type}`);
       return reply.results.map((r) => ('error' in r ? toError(r.error) : r.output));
     } finally {
       for (const c of cleanups) c();
@@ -132,7 +132,7 @@ export async function startEngineWorker(options: EngineOptions & { logLevel?: st
     await worker.terminate();
     throw toError(first.error);
   }
-  if (first.type !== 'ready') throw new Error(`unexpected first message ${first.type}`);
+  if (first.type !== 'ready') throw new XalmaError('INTERNAL_ERROR', `engine worker: unexpected first message ${first.type}`);
   logger?.info({ model: first.manifest.name, mode: first.mode, provider: first.provider, demo: first.manifest.demo }, 'engine ready (worker thread)');
   return new ThreadedEngine(worker, first.manifest, first.mode, first.provider, first.mixesGroups, logger);
 }

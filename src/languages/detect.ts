@@ -9,7 +9,7 @@ import { francAll } from 'franc';
 import { FRANC_CODES, FROM_FRANC, LINGUA_MIN_CONFIDENCE, loadBackends, type Backend, type EngineName } from './backends.ts';
 import { DEFAULT_ENGINES } from './engine-names.ts';
 import { markerScores } from './markers.ts';
-import { groupOf, ruleEvidence } from './rules.ts';
+import { confusableGroupOf, ruleEvidence } from './rules.ts';
 import { SCRIPT_CANDIDATES, routeScript, type Script } from './script.ts';
 
 export interface Detection {
@@ -224,7 +224,7 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
   ): void {
     const { index: a, runnerUp: b } = best(n);
     if (b < 0) return;
-    const group = groupOf(candidates[a]);
+    const group = confusableGroupOf(candidates[a]);
     if (!group || !group.includes(candidates[b]) || groupsDone.has(group)) return;
     groupsDone.add(group);
     const weight = (short ? tuning.ruleWeightShort[group[0]] : undefined) ?? tuning.ruleWeight[group[0]] ?? RULE_WEIGHT_DEFAULT;

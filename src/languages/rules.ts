@@ -311,7 +311,7 @@ const GROUP_OF = new Map<string, readonly string[]>();
 for (const g of CONFUSABLE_GROUPS) for (const l of g) GROUP_OF.set(l, g);
 
 /** The confusable group a language belongs to, if any. */
-export function groupOf(language: string): readonly string[] | undefined {
+export function confusableGroupOf(language: string): readonly string[] | undefined {
   return GROUP_OF.get(language);
 }
 

@@ -3,6 +3,7 @@
  * external data): nothing is copied into the graph, which stays small whatever the model size.
  */
 import { buildDecoderGraph, type WeightData } from './graph-builder.ts';
+import { XalmaError } from '../errors.ts';
 import type { LlamaDims } from './architecture.ts';
 import { DataType, type DataTypeId } from './onnx-proto.ts';
 import type { SafetensorsDtype, SafetensorsHeader } from './safetensors.ts';
@@ -21,12 +22,12 @@ const ONNX_TYPE: Partial<Record<SafetensorsDtype, DataTypeId>> = {
 /** An initializer that reads tensor `name` of `file` in place, checked against the graph's shape. */
 export function externalTensor(file: PackageFile, name: string, shape: readonly number[]): WeightData {
   const entry = file.header.tensors.get(name);
-  if (!entry) throw new Error(`${file.location} lacks ${name}`);
+  if (!entry) throw new XalmaError('MODEL_SHAPE_MISMATCH', `${file.location} lacks ${name}`, { file: file.location, tensor: name });
   if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`${file.location}: ${name} has shape [${entry.shape.join(', ')}], the graph needs [${shape.join(', ')}]`);
+    throw new XalmaError('MODEL_SHAPE_MISMATCH', `${file.location}: ${name} has shape [${entry.shape.join(', ')}], the graph needs [${shape.join(', ')}]`, { file: file.location, tensor: name });
   }
   const dataType = ONNX_TYPE[entry.dtype];
-  if (dataType === undefined) throw new Error(`${file.location}: ${name} has dtype ${entry.dtype}, which no graph reads`);
+  if (dataType === undefined) throw new XalmaError('MODEL_SHAPE_MISMATCH', `${file.location}: ${name} has dtype ${entry.dtype}, which no graph reads`, { file: file.location, tensor: name });
   return { external: { location: file.location, offset: entry.begin, length: entry.end - entry.begin }, dataType };
 }
 

@@ -23,7 +23,8 @@
  */
 import { LORA_TARGETS, linearShape, tensorNames, type LlamaDims, type LoraConfig, type LoraTarget } from './architecture.ts';
 import { INT4_BLOCK, linearStorage, type WeightDtype } from './weight-storage.ts';
-import { DataType, encodeModel, floatTensor, int64Tensor, type DataTypeId, type ExternalRef, type NodeDef, type TensorDef, type ValueInfoDef, type AttributeValue } from './onnx-proto.ts';
+import { XalmaError } from '../errors.ts';
+import { DataType, encodeModel, floatInitializer, int64Initializer, type DataTypeId, type ExternalRef, type NodeDef, type TensorDef, type ValueInfoDef, type AttributeValue } from './onnx-proto.ts';
 
 /**
  * Where an initializer's bytes come from: inline, or a range of an external file; its element
@@ -113,7 +114,7 @@ class Graph {
     let name = this.constants.get(key);
     if (!name) {
       name = `const_i64_${this.constants.size}`;
-      this.initializers.push(int64Tensor(name, [values.length], values));
+      this.initializers.push(int64Initializer(name, [values.length], values));
       this.constants.set(key, name);
     }
     return name;
@@ -124,7 +125,7 @@ class Graph {
     let name = this.constants.get(key);
     if (!name) {
       name = `const_i64s_${this.constants.size}`;
-      this.initializers.push(int64Tensor(name, [], [value]));
+      this.initializers.push(int64Initializer(name, [], [value]));
       this.constants.set(key, name);
     }
     return name;
@@ -135,7 +136,7 @@ class Graph {
     let name = this.constants.get(key);
     if (!name) {
       name = `const_f32_${this.constants.size}`;
-      this.initializers.push(floatTensor(name, [], new Float32Array([value])));
+      this.initializers.push(floatInitializer(name, [], new Float32Array([value])));
       this.constants.set(key, name);
     }
     return name;
@@ -227,13 +228,13 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
     const data = src(slot, layer, target, which, shape);
     if (data) return g.weight(name, shape, data);
     // A missing module: zeros made in the graph (folded at load), not megabytes of inline bytes.
-    return g.op('ConstantOfShape', [g.int64s(shape)], { value: floatTensor('zero', [1], new Float32Array([0])) });
+    return g.op('ConstantOfShape', [g.int64s(shape)], { value: floatInitializer('zero', [1], new Float32Array([0])) });
   };
 
   const linear = (x: string, layer: number, target: LoraTarget): string => {
     const [i, o] = linearShape(dims, target);
     if (lora.kind === 'folded' && lora.config.targets.includes(target)) {
-      if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`a folded LoRA needs float weights, not ${dtype}`);
+      if (dtype !== 'float32' && dtype !== 'float16') throw new XalmaError('INTERNAL_ERROR', `a folded LoRA needs float weights, not ${dtype}`);
       const name = tensorNames.linear(layer, target);
       const stored = w(name, [i, o]);
       const base = dtype === 'float16' ? g.op('Cast', [stored], { to: DataType.FLOAT }) : stored;

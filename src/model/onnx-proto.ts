@@ -223,11 +223,11 @@ export function encodeModel(m: ModelDef): Buffer {
   return w.finish();
 }
 
-export function floatTensor(name: string, dims: number[], data: Float32Array): TensorDef {
+export function floatInitializer(name: string, dims: number[], data: Float32Array): TensorDef {
   return { name, dims, dataType: DataType.FLOAT, raw: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-export function int64Tensor(name: string, dims: number[], values: number[]): TensorDef {
+export function int64Initializer(name: string, dims: number[], values: number[]): TensorDef {
   const data = new BigInt64Array(values.map((v) => BigInt(v)));
   return { name, dims, dataType: DataType.INT64, raw: new Uint8Array(data.buffer) };
 }

@@ -1,7 +1,7 @@
 /**
- * Seeded pseudo-random numbers for making model packages reproducibly (same seed, same bytes).
- * xorshift128+ on BigInt-free 32-bit halves would be faster, but weight generation is not a hot
- * path: mulberry32 is small, well known and plenty for synthetic weights.
+ * Seeded pseudo-random numbers (mulberry32): synthetic model weights and tokenizer corpora are
+ * made reproducibly from a seed (same seed, same bytes), and seeded sampling in generation draws
+ * from it (same seed, same output). Small and well known; statistically plenty for both.
  */
 export class Rng {
   private state: number;

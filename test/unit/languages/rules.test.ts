@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector, type Detector } from '../../../src/languages/index.ts';
-import { CONFUSABLE_GROUPS, groupOf, ruleEvidence } from '../../../src/languages/rules.ts';
+import { CONFUSABLE_GROUPS, confusableGroupOf, ruleEvidence } from '../../../src/languages/rules.ts';
 import { routeScript } from '../../../src/languages/script.ts';
 import { markerScores } from '../../../src/languages/markers.ts';
 
@@ -13,9 +13,9 @@ describe('group rules (rules.ts)', () => {
     for (const g of CONFUSABLE_GROUPS) for (const l of g) {
       expect(seen.has(l)).toBe(false);
       seen.add(l);
-      expect(groupOf(l)).toBe(g);
+      expect(confusableGroupOf(l)).toBe(g);
     }
-    expect(groupOf('en')).toBeUndefined();
+    expect(confusableGroupOf('en')).toBeUndefined();
   });
 
   it('separates Indonesian from Malay spellings and vocabulary', () => {
