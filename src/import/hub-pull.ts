@@ -113,10 +113,14 @@ function hubError(err: unknown, repo: string, settings: HubSettings): XalmaError
   }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC') return new XalmaError('DISK_FULL', `${repo}: the disk filled up while downloading; free space or set HF_HUB_CACHE to a larger disk, then pull again (it resumes)`, { repo }, { cause: err });
-  if (err instanceof TypeError || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET'].includes(code ?? '')) {
+  // fetch (undici) reports a network failure as TypeError('fetch failed') with the cause inside;
+  // a cut connection mid-body surfaces as the socket's own error.
+  const causeCode = ((err as { cause?: NodeJS.ErrnoException }).cause)?.code;
+  const network = ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET'];
+  if ((err instanceof TypeError && /fetch failed|terminated/i.test(err.message)) || network.includes(code ?? '') || network.includes(causeCode ?? '')) {
     return new XalmaError('HUB_UNREACHABLE', `${repo}: cannot reach ${where} (${(err as Error).message}${(err as { cause?: Error }).cause ? `: ${(err as { cause?: Error }).cause!.message}` : ''}). Check the network, set HF_ENDPOINT for a mirror, or HF_HUB_OFFLINE=1 to use what is cached; a pull that was cut resumes where it stopped`, { repo }, { cause: err });
   }
-  return new XalmaError('HUB_UNREACHABLE', `${repo}: ${(err as Error).message}`, { repo }, { cause: err });
+  return new XalmaError('INTERNAL_ERROR', `${repo}: ${(err as Error).message}`, { repo }, { cause: err });
 }
 
 async function exists(path: string): Promise<boolean> {
