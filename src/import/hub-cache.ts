@@ -10,7 +10,7 @@
  * to `import` resolves to its snapshot folder from this cache alone.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { getHFHubCachePath, getRepoFolderName } from '@huggingface/hub';
 import { XalmaError } from '../errors.ts';
 
@@ -68,4 +68,13 @@ export async function resolveCheckpoint(value: string, cacheDir = hubCacheDir())
     throw new XalmaError('HUB_NOT_CACHED', `${value} is neither a folder nor in the Hub cache (${cacheDir}): run \`xalma-serve pull ${value}\` first, or give the folder`, { repo });
   }
   return dir;
+}
+
+/**
+ * How a manifest names a checkpoint folder: `org/name@commit` for a Hub-cache snapshot (the
+ * folder's own name is only the commit), the folder name otherwise.
+ */
+export function checkpointName(dir: string): string {
+  const m = /models--([^/\\]+?)--([^/\\]+)[/\\]snapshots[/\\]([0-9a-f]{40})[/\\]?$/.exec(resolve(dir));
+  return m ? `${m[1]}/${m[2]}@${m[3]}` : basename(resolve(dir));
 }

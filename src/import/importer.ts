@@ -27,6 +27,7 @@ import { readSafetensorsHeader, SafetensorsWriter } from '../model/safetensors.t
 import { encodeLinear, INT4_BLOCK, linearStorage, mergedLinearStorage, Scratch, type StoredTensor, type WeightDtype } from '../model/weight-storage.ts';
 import { XALMA_GROUPS } from '../model/xalma-groups.ts';
 import { readHfConfig, type HfLlamaConfig } from './hf-config.ts';
+import { checkpointName } from './hub-cache.ts';
 import { openHfWeights, streamTensors, type Shard } from './hf-weights.ts';
 import { readPeftAdapter, type PeftAdapter } from './peft-adapter.ts';
 import { hfNameOf, ourName } from './hf-names.ts';
@@ -302,15 +303,15 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportSumma
         formatVersion: PACKAGE_FORMAT_VERSION,
         name: opts.name ?? basename(out),
         demo: false,
-        description: `Imported by xalma-serve from ${basename(resolve(opts.base))} with ${opts.adapters.length} group adapter(s), weights ${opts.dtype}.`,
+        description: `Imported by xalma-serve from ${checkpointName(opts.base)} with ${opts.adapters.length} group adapter(s), weights ${opts.dtype}.`,
         architecture: 'llama',
         dims: config.dims,
         dtype: opts.dtype,
         ...(quantization ? { quantization } : {}),
         source: {
-          base: basename(resolve(opts.base)),
-          adapters: opts.adapters.map((a) => ({ group: a.group, name: basename(resolve(a.dir)), file: basename(adapters.get(a.group)!.file) })),
-          merged: (opts.merged ?? []).map((m) => ({ group: m.group, name: basename(resolve(m.dir)) })),
+          base: checkpointName(opts.base),
+          adapters: opts.adapters.map((a) => ({ group: a.group, name: checkpointName(a.dir), file: basename(adapters.get(a.group)!.file) })),
+          merged: (opts.merged ?? []).map((m) => ({ group: m.group, name: checkpointName(m.dir) })),
           configSha256: config.sha256,
           torchDtype: config.torchDtype,
           importedWith: 'xalma-serve import',

@@ -87,6 +87,9 @@ describe.skipIf(!HAVE)('xalma-serve pull (Hub client against a local Hub)', () =
     const out = join(work, 'pulled-pkg');
     await importCheckpoint({ base: await resolveCheckpoint(BASE, cache), adapters: [{ group: 1, dir: await resolveCheckpoint(GROUP1, cache) }, { group: 2, dir: await resolveCheckpoint(GROUP2, cache) }], dtype: 'float32', out });
     const pkg = await loadModelPackage(out);
+    // The manifest names the repos and commits, not the snapshot folders (which are commit hashes).
+    expect(pkg.manifest.source?.base).toBe(`${BASE}@${hub.commitOf(BASE)}`);
+    expect(pkg.manifest.source?.adapters.map((a) => a.name)).toEqual([`${GROUP1}@${hub.commitOf(GROUP1)}`, `${GROUP2}@${hub.commitOf(GROUP2)}`]);
     const header = await readSafetensorsHeader(pkg.weightsPath);
     for (const [group, name] of [[1, 'adapter-group-a'], [2, 'adapter-group-b']] as const) {
       const c = (await readGolden(SHARDED, name)).cases[2];
