@@ -1,9 +1,8 @@
 /**
- * POST /v1/translate. The handler checks limits, resolves options, arms the deadline and the
- * disconnect abort, then submits and awaits (STYLE: route handlers only submit and await).
+ * POST /v1/translate. The handler checks limits and resolves options; translation-run.ts arms the
+ * deadline and the disconnect abort, then submits and awaits (STYLE: route handlers only submit and await).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { XalmaError } from '../errors.ts';
 import { isAutoSource } from '../languages/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { decodingOptionsSchema, resolveDecoding, type OptionLimits, type RequestOptions } from './decoding-options.ts';
@@ -11,6 +10,7 @@ import { errorResponses } from './errors.ts';
 import { modelInfoSchema, type ModelInfo } from './model-info.ts';
 import { checkTexts, textInputSchema, type TextLimits } from './text-input.ts';
 import type { TranslateService, TranslatedItem } from './translate-service.ts';
+import { runTranslation } from './translation-run.ts';
 
 interface TranslateBody {
   text: string | string[];
@@ -98,32 +98,7 @@ export async function translateRoute(app: FastifyInstance, opts: TranslateRouteO
     const texts = checkTexts(body.text, limits);
     const options = resolveDecoding(body.options, limits);
     const source = isAutoSource(body.source) ? undefined : body.source;
-    const job = { texts, source, target: body.target, options };
-    const lookup = service.lookup(job);
-    if (lookup.misses.length === 0) return respond(lookup.results as TranslatedItem[]);
-
-    const requestId = request.id;
-    const controller = new AbortController();
-    const stop = (reason: XalmaError) => {
-      if (controller.signal.aborted) return;
-      controller.abort(reason);
-      scheduler.abort([requestId], reason);
-    };
-    const timer = setTimeout(() => stop(new XalmaError('DEADLINE_EXCEEDED', `${limits.requestTimeoutMs} ms`)), limits.requestTimeoutMs);
-    // 'close' before the response is written means the client went away: free its rows.
-    const onClose = () => {
-      if (!reply.raw.writableEnded) {
-        request.log.info({ requestId }, 'client closed the request; aborting its work');
-        stop(new XalmaError('REQUEST_ABORTED'));
-      }
-    };
-    reply.raw.once('close', onClose);
-    try {
-      const translations = await service.translate({ ...job, requestId, deadlineAt: Date.now() + limits.requestTimeoutMs, signal: controller.signal }, lookup);
-      request.log.debug({ items: texts.length, groups: [...new Set(translations.map((t) => t.group))], mode: model.mode }, 'translated');
-      return respond(translations);
-    } finally {
-      clearTimeout(timer);
-    }
+    const translations = await runTranslation(request, reply, { service, scheduler, requestTimeoutMs: limits.requestTimeoutMs }, { texts, source, target: body.target, options });
+    return respond(translations);
   });
 }
