@@ -43,9 +43,11 @@ ENV NODE_ENV=production \
     XALMA_PROVIDER=${VARIANT}
 USER xalma
 EXPOSE 8080
-# Ready = model loaded and engine warm; the start period covers loading a large model.
+# Health, not readiness: /ready is also 503 while a lost engine worker is replaced in-process
+# (a model load: minutes for a 13B), and an orchestrator should replace the container only when
+# /health says the engine is beyond repair (more worker losses than --engine-max-restarts allows).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=120s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node is PID 1 and handles SIGTERM itself (graceful drain, exit 0); no wrapper in between.
 STOPSIGNAL SIGTERM
 CMD ["node", "--import", "tsx", "src/main.ts", "serve"]

@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { XalmaError } from './errors.ts';
+import { DEFAULT_SUPERVISION } from './engine/threaded-engine.ts';
 import type { LoadingMode } from './engine/types.ts';
 import { DEFAULT_ENGINES, ENGINE_NAMES, type EngineName } from './languages/engine-names.ts';
 import { DEFAULT_MODEL_DIR, DEFAULT_MODEL_RELATIVE } from './paths.ts';
@@ -31,6 +32,9 @@ export interface Config {
   requestTimeoutMs: number;
   retryAfterSeconds: number;
   shutdownTimeoutMs: number;
+  engineMaxRestarts: number;
+  engineRestartWindowMs: number;
+  engineHangTimeoutMs: number;
   bodyLimitBytes: number;
   maxTextChars: number;
   maxItems: number;
@@ -41,6 +45,7 @@ export interface Config {
   apiKeys: string[];
   rateLimitMax: number;
   rateLimitWindowMs: number;
+  characterQuota: number;
   corsOrigins: string[];
   detectEngines: EngineName[];
   detectPreload: 'on' | 'off';
@@ -90,8 +95,12 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'groupAgeBoundMs', flag: '--group-age-bound-ms', env: ['XALMA_GROUP_AGE_BOUND_MS'], kind: 'int', min: 0, max: 600_000, default: 200, description: 'single/merged: stay on the active group only while the oldest queued item is younger than this' },
   { key: 'maxQueue', flag: '--max-queue', env: ['XALMA_MAX_QUEUE'], kind: 'int', min: 1, max: 1_000_000, default: 512, description: 'Queued rows beyond which requests get 503 QUEUE_FULL' },
   { key: 'requestTimeoutMs', flag: '--request-timeout-ms', env: ['XALMA_REQUEST_TIMEOUT_MS'], kind: 'int', min: 1, max: 86_400_000, default: 60_000, description: 'Per-request deadline (504 DEADLINE_EXCEEDED)' },
-  { key: 'retryAfterSeconds', flag: '--retry-after-s', env: ['XALMA_RETRY_AFTER_S'], kind: 'int', min: 1, max: 3600, default: 1, description: 'Retry-After sent with 503 QUEUE_FULL' },
+  { key: 'retryAfterSeconds', flag: '--retry-after-s', env: ['XALMA_RETRY_AFTER_S'], kind: 'int', min: 1, max: 3600, default: 1, description: 'Retry-After sent with retryable errors (503 QUEUE_FULL, NOT_READY, ENGINE_RESTARTED, ...)' },
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: ['XALMA_SHUTDOWN_TIMEOUT_MS'], kind: 'int', min: 0, max: 3_600_000, default: 30_000, description: 'On SIGTERM/SIGINT: how long in-flight work may drain before it is aborted' },
+  // Supervision of the engine worker (src/engine/threaded-engine.ts gives the reasons for the defaults).
+  { key: 'engineMaxRestarts', flag: '--engine-max-restarts', env: ['XALMA_ENGINE_MAX_RESTARTS'], kind: 'int', min: 0, max: 1000, default: DEFAULT_SUPERVISION.maxRestarts, description: 'Engine workers the server may start within --engine-restart-window-ms to replace one that exited or stopped answering; one more loss in the window makes /health answer 503 ENGINE_FAILED so that an orchestrator restarts the process' },
+  { key: 'engineRestartWindowMs', flag: '--engine-restart-window-ms', env: ['XALMA_ENGINE_RESTART_WINDOW_MS'], kind: 'int', min: 1000, max: 86_400_000, default: DEFAULT_SUPERVISION.restartWindowMs, description: 'The sliding window of --engine-max-restarts' },
+  { key: 'engineHangTimeoutMs', flag: '--engine-hang-timeout-ms', env: ['XALMA_ENGINE_HANG_TIMEOUT_MS'], kind: 'int', min: 0, max: 3_600_000, default: DEFAULT_SUPERVISION.hangTimeoutMs, description: 'An engine worker that answers no ping for this long while it runs no onnxruntime call is replaced (one in a call is never interrupted), 0 = never' },
   { key: 'bodyLimitBytes', flag: '--body-limit', env: ['XALMA_BODY_LIMIT'], kind: 'int', min: 1024, max: 1024 * MIB, default: MIB, description: 'Largest request body in bytes (413 BODY_TOO_LARGE)' },
   { key: 'maxTextChars', flag: '--max-text-chars', env: ['XALMA_MAX_TEXT_CHARS'], kind: 'int', min: 1, max: 1_000_000, default: 4000, description: 'Longest text per item, in characters (TEXT_TOO_LONG)' },
   { key: 'maxItems', flag: '--max-items', env: ['XALMA_MAX_ITEMS'], kind: 'int', min: 1, max: 100_000, default: 64, description: 'Most texts per request (TOO_MANY_ITEMS)' },
@@ -102,6 +111,7 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'apiKeys', flag: '--api-keys', env: ['XALMA_API_KEYS'], kind: 'list', default: [], secret: true, description: 'Comma-separated API keys; when set, /v1/* needs Authorization: Bearer <key> (prefer the env var or file over the flag)' },
   { key: 'rateLimitMax', flag: '--rate-limit', env: ['XALMA_RATE_LIMIT'], kind: 'int', min: 0, max: 10_000_000, default: 0, description: 'Requests per window per API key (per client IP without keys), 0 = off' },
   { key: 'rateLimitWindowMs', flag: '--rate-limit-window-ms', env: ['XALMA_RATE_LIMIT_WINDOW_MS'], kind: 'int', min: 1, max: 86_400_000, default: 60_000, description: 'Rate-limit window' },
+  { key: 'characterQuota', flag: '--character-quota', env: ['XALMA_CHARACTER_QUOTA'], kind: 'int', min: 0, max: 1_000_000_000_000, default: 0, description: 'DeepL-compatible API: characters each API key (all clients together when no keys are set) may send to /v2/translate while the server runs; a request that would pass it gets 456, /v2/usage reports it. 0 = no quota' },
   { key: 'corsOrigins', flag: '--cors-origins', env: ['XALMA_CORS_ORIGINS'], kind: 'list', default: [], description: 'Comma-separated allowed CORS origins ("*" for any); empty = CORS off' },
   { key: 'detectEngines', flag: '--detect-engines', env: ['XALMA_DETECT_ENGINES'], kind: 'list', values: ENGINE_NAMES, default: DEFAULT_ENGINES, description: `Language-detection engines to combine; without lingua, start-up is about 9 s faster, the server about 700 MB smaller, and 3-word detection 1.4 points worse` },
   { key: 'detectPreload', flag: '--detect-preload', env: ['XALMA_DETECT_PRELOAD'], kind: 'enum', values: ['on', 'off'], default: 'on', description: "on: load lingua's models at start-up (about 9 s, overlapping the engine's start); off: on first use of each language (a request can then wait ~100 ms per new language)" },

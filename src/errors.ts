@@ -45,6 +45,7 @@ export const ERROR_TABLE = {
   // engine (src/engine)
   INPUT_TOO_LONG: { status: 400, message: 'The text does not fit in the model context' },
   ENGINE_FAILED: { status: 503, message: 'The inference engine stopped' },
+  ENGINE_RESTARTED: { status: 503, message: 'The inference engine worker was lost and is being replaced; retry the request', retryable: true, log: false },
   // http + scheduler (src/http, src/scheduler)
   INVALID_REQUEST: { status: 400, message: 'The request does not match the schema' },
   BAD_JSON: { status: 400, message: 'The request body is not valid JSON' },

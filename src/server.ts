@@ -12,10 +12,12 @@ import { startEngineWorker } from './engine/threaded-engine.ts';
 import type { Engine } from './engine/types.ts';
 import { XalmaError } from './errors.ts';
 import { installAccess } from './http/access.ts';
+import { deeplRoutes } from './http/deepl-routes.ts';
 import { detectRoute } from './http/detect-route.ts';
 import { errorSchema, installErrorHandling } from './http/errors.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { describeLanguages, languagesRoute } from './http/languages-route.ts';
+import { libreTranslateRoutes } from './http/libretranslate-routes.ts';
 import { Lifecycle } from './http/lifecycle.ts';
 import { Metrics } from './http/metrics.ts';
 import { modelInfo } from './http/model-info.ts';
@@ -108,13 +110,17 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const catalog = describeLanguages(engine.manifest, groups);
   const limits = { ...config };
 
-  await app.register(healthRoutes, { lifecycle, model });
+  await app.register(healthRoutes, { lifecycle, model, engine });
   await app.register(async (v1) => {
     await installAccess(v1, config);
     await v1.register(translateRoute, { service, scheduler, model, limits });
     await v1.register(detectRoute, { detector, limits });
     await v1.register(languagesRoute, { catalog });
   });
+  // The LibreTranslate and DeepL v2 APIs beside /v1, each with its own keys, limits and error shape.
+  const compat = { service, scheduler, detector, catalog, model, config, draining: () => lifecycle.state === 'draining' };
+  await app.register(libreTranslateRoutes, compat);
+  await app.register(deeplRoutes, { ...compat, prefix: '/v2' });
 
   scheduler.start(engine);
   app.addHook('onClose', async () => {
@@ -148,6 +154,8 @@ export async function startServer(config: Config, opts: { signals?: boolean } = 
     interOpThreads: config.interOpThreads || undefined,
     maxResidentModules: config.maxResidentModules,
     maxMergedSessions: config.maxMergedSessions,
+    // A worker that exits or hangs is replaced; past the budget /health fails (threaded-engine.ts).
+    supervision: { maxRestarts: config.engineMaxRestarts, restartWindowMs: config.engineRestartWindowMs, hangTimeoutMs: config.engineHangTimeoutMs },
     logger: logger.child({ component: 'engine' }),
   });
   // While the worker loads the model: lingua's models (about 9 s on this thread), so that no

@@ -4,26 +4,57 @@
  * one prefill would block the HTTP event loop for up to a second (bench model, batch 8: 1.2 s of
  * event-loop lag). In a worker, generation never delays health checks or request parsing.
  *
- * Messages (parent -> worker): init, translate, abort, stats, warmup, close.
+ * Messages (parent -> worker): translate, abort, warmup, close, ping, fault. The worker pushes
+ * its counters (`stats`) whenever they change, ahead of the reply of the call that changed them.
+ * Every onnxruntime call is counted in shared memory (worker-liveness.ts) so that the
+ * supervisor never terminates this thread in the middle of one.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import { createEngine, type EngineOptions } from './engine.ts';
+import { createEngine } from './engine.ts';
+import { guardOrtCalls } from './ort.ts';
 import type { Engine, TranslationItem } from './types.ts';
 import { isXalmaError } from '../errors.ts';
-import type { WorkerReply, WorkerRequest } from './worker-protocol.ts';
+import { WorkerLiveness } from './worker-liveness.ts';
+import type { EngineWorkerData, WorkerFault, WorkerReply, WorkerRequest } from './worker-protocol.ts';
 
 const port = parentPort!;
 let engine: Engine | null = null;
 const controllers = new Map<number, AbortController>();
+const { logLevel, liveness: livenessBuffer, ...options } = workerData as EngineWorkerData;
+const liveness = new WorkerLiveness(livenessBuffer);
+guardOrtCalls(liveness);
 
 function reply(msg: WorkerReply): void {
   port.postMessage(msg);
 }
 
+function pushStats(): void {
+  if (engine) reply({ type: 'stats', stats: engine.stats() });
+}
+
 function errorPayload(err: unknown) {
   if (isXalmaError(err)) return { code: err.code, message: err.message, details: err.details };
   return { code: 'INTERNAL_ERROR' as const, message: err instanceof Error ? err.message : String(err) };
+}
+
+function injectFault(fault: WorkerFault): void {
+  switch (fault) {
+    case 'exit':
+      process.exit(1); // in a worker: ends this thread only, as an uncaught crash would
+      break;
+    case 'block':
+      liveness.blockUntilReleased();
+      break;
+    case 'block-in-ort':
+      liveness.enter();
+      try {
+        liveness.blockUntilReleased();
+      } finally {
+        liveness.leave();
+      }
+      break;
+  }
 }
 
 async function handle(msg: WorkerRequest): Promise<void> {
@@ -47,8 +78,11 @@ async function handle(msg: WorkerRequest): Promise<void> {
       case 'abort':
         for (const id of msg.itemIds) controllers.get(id)?.abort();
         return;
-      case 'stats':
-        reply({ type: 'stats', id: msg.id, stats: engine!.stats() });
+      case 'ping':
+        liveness.ack(msg.seq);
+        return;
+      case 'fault':
+        injectFault(msg.fault);
         return;
       case 'warmup':
         await engine!.warmup();
@@ -65,9 +99,8 @@ async function handle(msg: WorkerRequest): Promise<void> {
 }
 
 try {
-  const { logLevel, ...options } = workerData as EngineOptions & { logLevel?: string };
   const logger = logLevel && logLevel !== 'silent' ? pino({ level: logLevel, name: 'engine-worker' }) : undefined;
-  engine = await createEngine({ ...options, logger });
+  engine = await createEngine({ ...options, logger, onStatsChange: pushStats });
   reply({ type: 'ready', manifest: engine.manifest, mode: engine.mode, provider: engine.provider, mixesGroups: engine.mixesGroups });
 } catch (err) {
   reply({ type: 'init-failed', error: errorPayload(err) });

@@ -12,7 +12,7 @@ import type { StackedKernel } from '../model/graph-builder.ts';
 import { generate, type GenRequest } from './generate.ts';
 import { createRunner, type ModeRunner } from './modes.ts';
 import { encodePrompt, loadTokenizer, type TextTokenizer } from './tokenizer.ts';
-import type { Engine, EngineStats, LoadingMode, TranslationItem, TranslationOutput } from './types.ts';
+import type { Engine, EngineHealth, EngineStats, LoadingMode, TranslationItem, TranslationOutput } from './types.ts';
 import { DEFAULT_DECODING } from './types.ts';
 import type { Manifest } from '../model/manifest-types.ts';
 
@@ -35,6 +35,12 @@ export interface EngineOptions {
   /** Verify sha256 of package files and of each module's first load; default true. */
   verifyChecksums?: boolean;
   logger?: Logger;
+  /**
+   * Called whenever `stats()` may have changed: once a batch's modules are in place (loads,
+   * evictions, hits) and once the batch is over, before translateBatch returns. The engine
+   * worker pushes its counters from here, so its proxy's stats are never a batch behind.
+   */
+  onStatsChange?: () => void;
 }
 
 class TranslationEngine implements Engine {
@@ -46,6 +52,7 @@ class TranslationEngine implements Engine {
     private readonly tokenizer: TextTokenizer,
     private readonly runner: ModeRunner,
     private readonly logger?: Logger,
+    private readonly onStatsChange?: () => void,
   ) {
     this.mixesGroups = runner.mode === 'all';
   }
@@ -66,6 +73,7 @@ class TranslationEngine implements Engine {
 
     const work: Array<{ index: number; req: GenRequest }> = [];
     const { step, failed } = await this.runner.prepare(groups);
+    this.onStatsChange?.();
     try {
       items.forEach((item, index) => {
         const err = failed.get(item.group);
@@ -98,6 +106,7 @@ class TranslationEngine implements Engine {
       }
     } finally {
       if (step) this.runner.release(groups);
+      this.onStatsChange?.();
     }
     // Every item got an output or an error above; a hole is a bug here, not a module problem.
     return results.map((r) => r ?? new XalmaError('INTERNAL_ERROR', 'the engine produced no result for an item'));
@@ -113,6 +122,11 @@ class TranslationEngine implements Engine {
 
   stats(): EngineStats {
     return { ...this.counters, ...this.runner.stats() };
+  }
+
+  /** In process there is no worker to replace: serving until the process ends. */
+  health(): EngineHealth {
+    return { state: 'serving', restarts: 0 };
   }
 
   async close(): Promise<void> {
@@ -143,5 +157,5 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     verifyChecksums: verify,
   });
   options.logger?.info({ model: pkg.manifest.name, mode: runner.mode, provider: runner.provider, demo: pkg.manifest.demo }, 'engine ready');
-  return new TranslationEngine(pkg.manifest, tokenizer, runner, options.logger);
+  return new TranslationEngine(pkg.manifest, tokenizer, runner, options.logger, options.onStatsChange);
 }

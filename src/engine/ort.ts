@@ -58,6 +58,36 @@ function sessionOptions(cfg: SessionConfig, provider: 'cpu' | 'cuda', externalDa
 
 let cudaFallbackLogged = false;
 
+/** Brackets a call into onnxruntime (worker-liveness.ts says why the engine worker counts them). */
+export interface OrtCallGuard {
+  enter(): void;
+  leave(): void;
+}
+
+let guard: OrtCallGuard | null = null;
+
+/**
+ * Makes every later onnxruntime call of this thread go through `g`. The engine worker installs
+ * it once, before it loads a model. Per thread rather than per session option: every call must be
+ * counted, including those of code that never sees the engine's options (the merge session of
+ * merged-weights.ts), and an option can be forgotten where this cannot.
+ */
+export function guardOrtCalls(g: OrtCallGuard | null): void {
+  guard = g;
+}
+
+/** From the call until its promise settles: ORT's run waits for a setImmediate turn first. */
+async function guarded<T>(call: () => Promise<T>): Promise<T> {
+  const g = guard;
+  if (!g) return call();
+  g.enter();
+  try {
+    return await call();
+  } finally {
+    g.leave();
+  }
+}
+
 /**
  * Creates a session from ONNX bytes (or a file path). `externalDataDir` is the folder that
  * external-data locations in the graph are relative to.
@@ -67,8 +97,8 @@ export async function createSession(model: Uint8Array | string, cfg: SessionConf
   let session: ort.InferenceSession;
   const create = (p: 'cpu' | 'cuda') =>
     typeof model === 'string'
-      ? ort.InferenceSession.create(model, sessionOptions(cfg, p, externalDataDir))
-      : ort.InferenceSession.create(model, sessionOptions(cfg, p, externalDataDir));
+      ? guarded(() => ort.InferenceSession.create(model, sessionOptions(cfg, p, externalDataDir)))
+      : guarded(() => ort.InferenceSession.create(model, sessionOptions(cfg, p, externalDataDir)));
   try {
     session = await create(provider);
   } catch (err) {
@@ -84,12 +114,12 @@ export async function createSession(model: Uint8Array | string, cfg: SessionConf
   return {
     provider,
     inputNames: session.inputNames,
-    run: (feeds) => session.run(feeds) as Promise<Record<string, OrtTensor>>,
+    run: (feeds) => guarded(() => session.run(feeds) as Promise<Record<string, OrtTensor>>),
     // Idempotent: an LRU eviction and a shutdown may both release the same session.
     release: async () => {
       if (released) return;
       released = true;
-      await session.release();
+      await guarded(() => session.release());
     },
   };
 }

@@ -1,72 +1,102 @@
 /**
- * An Engine whose work runs in a worker thread (see engine-worker.ts for why). Same interface
- * as the in-process engine: the scheduler cannot tell them apart. Abort signals are forwarded
- * as messages; a worker that dies fails its pending calls with ENGINE_FAILED instead of taking
- * the process down, and later calls fail fast with the same code.
+ * An Engine whose work runs in a worker thread (see engine-worker.ts for why), supervised. Same
+ * interface as the in-process engine: the scheduler cannot tell them apart.
+ *
+ * Supervision: a worker that exits, errors or stops answering (hang-watchdog.ts) is replaced
+ * without restarting the process. The calls it had in flight fail with ENGINE_RESTARTED
+ * (retryable); calls made while the replacement loads and warms up fail the same way at once
+ * (holding them would park the scheduler for a whole model load, minutes for a 13B model, past
+ * most deadlines), and `health()` says `restarting` so /ready answers 503. More losses than
+ * the restart budget allows (restart-budget.ts) leave the engine `failed`: every call gets
+ * ENGINE_FAILED and /health answers 503 so that an orchestrator restarts the process.
+ *
+ * Stats: the worker pushes its counters whenever they change, ahead of the reply of the batch
+ * that changed them, so `stats()` is current the moment a batch's results are back. Counters of
+ * lost workers are kept, so the totals never go back when a worker is replaced.
  */
-import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { XalmaError } from '../errors.ts';
 import type { Manifest } from '../model/manifest-types.ts';
 import type { EngineOptions } from './engine.ts';
-import type { Engine, EngineStats, LoadingMode, TranslationItem, TranslationOutput } from './types.ts';
-import type { ErrorPayload, WorkerReply, WorkerRequest } from './worker-protocol.ts';
+import { RestartBudget } from './restart-budget.ts';
+import type { Engine, EngineHealth, EngineState, EngineStats, LoadingMode, TranslationItem, TranslationOutput } from './types.ts';
+import { WorkerConnection, emptyStats, toError, type WatchdogTiming, type WorkerLoss } from './worker-connection.ts';
+import type { EngineWorkerData, ReadyReply, WorkerFault } from './worker-protocol.ts';
 
-function toError(e: ErrorPayload): XalmaError {
-  const err = new XalmaError(e.code, undefined, e.details);
-  err.message = e.message; // the worker's message already carries the table text and detail
-  return err;
+export interface SupervisionOptions {
+  /** Replacement workers allowed within `restartWindowMs`; a loss beyond that fails the engine. */
+  maxRestarts: number;
+  restartWindowMs: number;
+  /** A worker that answers no ping for this long, with no onnxruntime call running, is replaced; 0 = never. */
+  hangTimeoutMs: number;
+  /** How often the watchdog looks; default a quarter of the hang timeout, at most 1 s. */
+  checkIntervalMs?: number;
+  /** The clock of the restart window and the hang timeout (tests inject one). */
+  now?: () => number;
 }
 
-type Pending = { resolve: (msg: WorkerReply) => void; reject: (err: Error) => void };
+/**
+ * 3 restarts in 5 minutes: a crash loop (a request that kills the worker and is retried, a model
+ * file gone) spends it within a minute and reaches the orchestrator; rare independent crashes
+ * do not. 30 s without an answer outside onnxruntime: a starting point, not measured. The
+ * worker's other work (tokenizing, sampling, reading modules) yields to its message loop
+ * between steps or awaits I/O; 30 s leaves room for a loaded machine.
+ */
+export const DEFAULT_SUPERVISION = { maxRestarts: 3, restartWindowMs: 300_000, hangTimeoutMs: 30_000 } as const satisfies SupervisionOptions;
 
-class ThreadedEngine implements Engine {
-  private nextId = 1;
+/** The worker pushes its stats itself: no onStatsChange here. */
+export type EngineWorkerOptions = Omit<EngineOptions, 'onStatsChange'> & { logLevel?: string; supervision?: Partial<SupervisionOptions> };
+
+interface ThreadedEngineOptions {
+  /** What every replacement worker is started with. */
+  workerData: Omit<EngineWorkerData, 'liveness'>;
+  supervision: SupervisionOptions & { now: () => number };
+  logger?: Logger;
+}
+
+export class ThreadedEngine implements Engine {
+  readonly manifest: Manifest;
+  readonly mode: LoadingMode;
+  readonly provider: string;
+  readonly mixesGroups: boolean;
   private nextItemId = 1;
-  private readonly pending = new Map<number, Pending>();
-  private dead: XalmaError | null = null;
+  private state: EngineState | 'closed' = 'serving';
+  private restarts = 0;
+  private lastFailure: string | undefined;
+  /** Counters of the workers lost so far. */
+  private readonly retired: EngineStats = emptyStats();
+  private readonly budget: RestartBudget;
+  private readonly timing: WatchdogTiming;
+  private replacing: Promise<void> | null = null;
 
-  constructor(
-    private readonly worker: Worker,
-    readonly manifest: Manifest,
-    readonly mode: LoadingMode,
-    readonly provider: string,
-    readonly mixesGroups: boolean,
-    private readonly logger?: Logger,
-  ) {
-    worker.on('message', (msg: WorkerReply) => {
-      if (!('id' in msg)) return;
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (msg.type === 'failed') p.reject(toError(msg.error));
-      else p.resolve(msg);
-    });
-    const die = (why: string) => {
-      if (this.dead) return;
-      this.dead = new XalmaError('ENGINE_FAILED', why);
-      this.logger?.error({ why }, 'engine worker stopped');
-      for (const p of this.pending.values()) p.reject(this.dead);
-      this.pending.clear();
-    };
-    worker.on('error', (err) => die(err.message));
-    worker.on('exit', (code) => die(`worker exited with code ${code}`));
-  }
+  /** The serving worker; null while a replacement starts and once the engine failed. */
+  private current: WorkerConnection | null = null;
 
-  private call(req: WorkerRequest & { id: number }): Promise<WorkerReply> {
-    if (this.dead) return Promise.reject(this.dead);
-    return new Promise((resolve, reject) => {
-      this.pending.set(req.id, { resolve, reject });
-      this.worker.postMessage(req);
-    });
+  private readonly workerData: Omit<EngineWorkerData, 'liveness'>;
+  private readonly supervision: SupervisionOptions & { now: () => number };
+  private readonly logger?: Logger;
+
+  constructor(first: WorkerConnection, ready: ReadyReply, opts: ThreadedEngineOptions) {
+    this.manifest = ready.manifest;
+    this.mode = ready.mode;
+    this.provider = ready.provider;
+    this.mixesGroups = ready.mixesGroups;
+    this.workerData = opts.workerData;
+    this.supervision = opts.supervision;
+    this.logger = opts.logger;
+    const { maxRestarts, restartWindowMs, hangTimeoutMs, checkIntervalMs, now } = opts.supervision;
+    this.budget = new RestartBudget(maxRestarts, restartWindowMs);
+    this.timing = { hangTimeoutMs, now, checkIntervalMs: checkIntervalMs ?? Math.min(1000, Math.max(1, hangTimeoutMs / 4)) };
+    this.adopt(first);
   }
 
   async translateBatch(items: TranslationItem[]): Promise<Array<TranslationOutput | XalmaError>> {
+    const worker = this.serving();
     const itemIds = items.map(() => this.nextItemId++);
     const cleanups: Array<() => void> = [];
     items.forEach((it, k) => {
       if (!it.signal) return;
-      const onAbort = () => this.worker.postMessage({ type: 'abort', itemIds: [itemIds[k]] } satisfies WorkerRequest);
+      const onAbort = () => worker.post({ type: 'abort', itemIds: [itemIds[k]] });
       if (it.signal.aborted) return;
       it.signal.addEventListener('abort', onAbort, { once: true });
       cleanups.push(() => it.signal!.removeEventListener('abort', onAbort));
@@ -74,7 +104,7 @@ class ThreadedEngine implements Engine {
     try {
       const plain = items.map(({ signal, ...rest }) => ({ ...rest, aborted: signal?.aborted ?? false }));
       // An item aborted before it was sent is marked so the worker skips it.
-      const reply = await this.call({ type: 'translate', id: this.nextId++, items: plain, itemIds });
+      const reply = await worker.call({ type: 'translate', items: plain, itemIds });
       if (reply.type !== 'translated') throw new XalmaError('INTERNAL_ERROR', `engine worker: unexpected reply ${reply.type}`);
       return reply.results.map((r) => ('error' in r ? toError(r.error) : r.output));
     } finally {
@@ -83,56 +113,128 @@ class ThreadedEngine implements Engine {
   }
 
   async warmup(): Promise<void> {
-    await this.call({ type: 'warmup', id: this.nextId++ });
+    await this.serving().call({ type: 'warmup' });
   }
 
-  private lastStats: EngineStats = { batches: 0, rows: 0, outputTokens: 0, moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
-
-  /** Latest stats the worker reported; refreshed asynchronously (metrics scrape tolerates lag). */
+  /** Current: the worker pushed its counters before the reply of every batch already returned. */
   stats(): EngineStats {
-    if (!this.dead) {
-      this.call({ type: 'stats', id: this.nextId++ })
-        .then((r) => {
-          if (r.type === 'stats') this.lastStats = r.stats;
-        })
-        .catch(() => {});
-    }
-    return this.lastStats;
+    return addStats(structuredClone(this.retired), this.current?.stats ?? emptyStats());
   }
 
-  async refreshStats(): Promise<EngineStats> {
-    const r = await this.call({ type: 'stats', id: this.nextId++ });
-    if (r.type === 'stats') this.lastStats = r.stats;
-    return this.lastStats;
+  health(): EngineHealth {
+    const state = this.state === 'closed' ? 'failed' : this.state;
+    return { state, restarts: this.restarts, ...(this.lastFailure ? { lastFailure: this.lastFailure } : {}) };
+  }
+
+  /** Tests and drills: makes the current worker misbehave (see WorkerFault). */
+  injectFault(fault: WorkerFault): void {
+    this.serving().injectFault(fault);
+  }
+
+  /** Ends a blocking fault of the worker it was injected into. */
+  releaseFault(): void {
+    this.current?.releaseFault();
+  }
+
+  /** The serving worker's thread id, or null (tests: a replacement has a new one). */
+  get workerThreadId(): number | null {
+    return this.current?.threadId ?? null;
   }
 
   async close(): Promise<void> {
-    if (!this.dead) await this.call({ type: 'close', id: this.nextId++ }).catch(() => {});
-    this.dead ??= new XalmaError('ENGINE_FAILED', 'engine closed');
-    await this.worker.terminate();
+    this.state = 'closed';
+    await this.replacing;
+    await this.current?.close();
+  }
+
+  private serving(): WorkerConnection {
+    switch (this.state) {
+      case 'serving':
+        return this.current!;
+      case 'restarting':
+        throw new XalmaError('ENGINE_RESTARTED', `a new engine worker is starting (${this.lastFailure})`, { restarts: this.restarts });
+      case 'failed':
+        throw new XalmaError('ENGINE_FAILED', this.lastFailure, { restarts: this.restarts });
+      case 'closed':
+        throw new XalmaError('ENGINE_FAILED', 'engine closed');
+    }
+  }
+
+  private adopt(connection: WorkerConnection): void {
+    this.current = connection;
+    connection.onLoss((loss) => this.lost(connection, loss));
+    connection.watch(this.timing);
+  }
+
+  /** A serving worker was lost: the error its pending calls get. */
+  private lost(connection: WorkerConnection, loss: WorkerLoss): XalmaError {
+    addStats(this.retired, connection.stats);
+    this.current = null;
+    const why = loss.kind === 'hung' ? `the engine worker answered nothing for ${loss.silentMs} ms outside onnxruntime calls` : loss.detail;
+    return this.recover(why);
+  }
+
+  /** Starts a replacement when the budget allows, else fails the engine for good. */
+  private recover(why: string): XalmaError {
+    this.lastFailure = why;
+    if (this.state === 'closed') return new XalmaError('ENGINE_FAILED', 'engine closed');
+    const { maxRestarts, restartWindowMs } = this.supervision;
+    if (!this.budget.take(this.supervision.now())) {
+      this.state = 'failed';
+      this.logger?.error({ why, restarts: this.restarts, maxRestarts, restartWindowMs }, 'engine worker lost with the restart budget spent: the engine stays down and /health fails');
+      return new XalmaError('ENGINE_FAILED', `${why}; ${maxRestarts} restarts within ${restartWindowMs} ms already`, { restarts: this.restarts });
+    }
+    this.state = 'restarting';
+    this.restarts++;
+    this.logger?.error({ why, restart: this.restarts, maxRestarts, restartWindowMs }, 'engine worker lost; starting a new one');
+    this.replacing = this.replace().catch((err: unknown) => this.logger?.error({ err }, 'engine worker replacement failed unexpectedly'));
+    return new XalmaError('ENGINE_RESTARTED', why, { restarts: this.restarts });
+  }
+
+  /** Loads and warms a new worker; it serves only once warm. A failure here is one more loss. */
+  private async replace(): Promise<void> {
+    const started = this.supervision.now();
+    let next: WorkerConnection | undefined;
+    try {
+      next = (await WorkerConnection.spawn(this.workerData)).connection;
+      if (this.state !== 'closed') {
+        next.watch(this.timing);
+        await next.call({ type: 'warmup' });
+      }
+    } catch (err) {
+      if (next) {
+        addStats(this.retired, next.stats);
+        await next.terminate();
+      }
+      this.recover(`the replacement worker did not start: ${(err as Error).message}`);
+      return;
+    }
+    if (this.state === 'closed') {
+      await next.close();
+      return;
+    }
+    this.adopt(next);
+    this.state = 'serving';
+    this.logger?.info({ restart: this.restarts, ms: this.supervision.now() - started, threadId: next.threadId }, 'engine worker replaced and warm');
   }
 }
 
-/** Starts the engine in a worker thread; resolves once the model is loaded. */
-export async function startEngineWorker(options: EngineOptions & { logLevel?: string }): Promise<Engine> {
-  const { logger, ...data } = options;
-  const worker = new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), { workerData: { ...data, logLevel: options.logLevel ?? logger?.level } });
-  let onMessage!: (m: WorkerReply) => void;
-  let onError!: (e: Error) => void;
-  let onExit!: (code: number) => void;
-  const first = await new Promise<WorkerReply>((resolve, reject) => {
-    onMessage = resolve;
-    onError = reject;
-    onExit = (code) => reject(new XalmaError('ENGINE_FAILED', `engine worker exited with code ${code} while loading`));
-    worker.once('message', onMessage).once('error', onError).once('exit', onExit);
-  });
-  // Only our own listeners: Worker keeps internal ones (removeAllListeners would detach its port).
-  worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-  if (first.type === 'init-failed') {
-    await worker.terminate();
-    throw toError(first.error);
+function addStats(into: EngineStats, s: EngineStats): EngineStats {
+  into.batches += s.batches;
+  into.rows += s.rows;
+  into.outputTokens += s.outputTokens;
+  for (const key of ['moduleLoads', 'moduleEvictions', 'moduleHits'] as const) {
+    for (const [group, n] of Object.entries(s[key])) into[key][Number(group)] = (into[key][Number(group)] ?? 0) + n;
   }
-  if (first.type !== 'ready') throw new XalmaError('INTERNAL_ERROR', `engine worker: unexpected first message ${first.type}`);
-  logger?.info({ model: first.manifest.name, mode: first.mode, provider: first.provider, demo: first.manifest.demo }, 'engine ready (worker thread)');
-  return new ThreadedEngine(worker, first.manifest, first.mode, first.provider, first.mixesGroups, logger);
+  return into;
+}
+
+/** Starts the engine in a worker thread; resolves once the model is loaded. */
+export async function startEngineWorker(options: EngineWorkerOptions): Promise<ThreadedEngine> {
+  const { logger, supervision, ...rest } = options;
+  const workerData = { ...rest, logLevel: options.logLevel ?? logger?.level };
+  const { connection, ready } = await WorkerConnection.spawn(workerData);
+  logger?.info({ model: ready.manifest.name, mode: ready.mode, provider: ready.provider, demo: ready.manifest.demo }, 'engine ready (worker thread)');
+  const settings = { ...DEFAULT_SUPERVISION, ...supervision, now: supervision?.now ?? Date.now };
+  return new ThreadedEngine(connection, ready, { workerData, supervision: settings, logger });
 }

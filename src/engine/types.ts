@@ -66,8 +66,25 @@ export interface Engine {
   translateBatch(items: TranslationItem[]): Promise<Array<TranslationOutput | XalmaError>>;
   /** Loads what the mode needs up front and runs one tiny generation. */
   warmup(): Promise<void>;
+  /** Counters as of now: every batch whose results were returned is in them. */
   stats(): EngineStats;
+  health(): EngineHealth;
   close(): Promise<void>;
+}
+
+/**
+ * Where the engine stands (threaded-engine.ts replaces a worker that exited or hung):
+ * serving; restarting (a new worker is loading and warming up); failed (more failures than
+ * the restart budget allows: only a process restart helps).
+ */
+export type EngineState = 'serving' | 'restarting' | 'failed';
+
+export interface EngineHealth {
+  state: EngineState;
+  /** Workers started to replace one that was lost, since the engine started. */
+  restarts: number;
+  /** Why the last worker was lost (while restarting or failed). */
+  lastFailure?: string;
 }
 
 export interface EngineStats {

@@ -9,7 +9,7 @@ import type { Engine, EngineStats } from '../engine/types.ts';
 import type { BatchReport, EntryState } from '../scheduler/types.ts';
 
 export interface MetricSources {
-  engine: Pick<Engine, 'stats'>;
+  engine: Pick<Engine, 'stats' | 'health'>;
   queueDepth(): number;
   inFlight(): number;
   cache: { readonly hits: number; readonly misses: number; readonly bytes: number };
@@ -48,6 +48,7 @@ export class Metrics {
     moduleCounter('xalma_module_loads_total', 'Module loads per group', (s) => s.moduleLoads);
     moduleCounter('xalma_module_evictions_total', 'Module evictions per group', (s) => s.moduleEvictions);
     moduleCounter('xalma_module_hits_total', 'Module cache hits per group', (s) => s.moduleHits);
+    fromTotal('xalma_engine_restarts_total', 'Engine workers started to replace one that exited or stopped answering', () => sources.engine.health().restarts);
     fromTotal('xalma_translation_cache_hits_total', 'Translation cache hits', () => sources.cache.hits);
     fromTotal('xalma_translation_cache_misses_total', 'Translation cache misses', () => sources.cache.misses);
     new Gauge({ name: 'xalma_translation_cache_bytes', help: 'Bytes held by the translation cache', registers, collect() { this.set(sources.cache.bytes); } });

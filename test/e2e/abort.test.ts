@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.ts';
-import { freshStats, postJson, startTestServer, until } from './helpers.ts';
+import { postJson, startTestServer, until } from './helpers.ts';
 
 let server: RunningServer;
 beforeAll(async () => {
@@ -25,7 +25,7 @@ describe('client aborts', () => {
       return Number(/xalma_scheduler_rows_total\{state="aborted"\} (\d+)/.exec(m)?.[1] ?? 0);
     };
 
-    const tokensBefore = (await freshStats(engine)).outputTokens;
+    const tokensBefore = engine.stats().outputTokens;
     const a = new AbortController();
     const running = postJson(url, long('Erster langer Satz.'), { signal: a.signal }).catch((e: Error) => e.name);
     await until(() => scheduler.inFlight === 1, 10_000, 'A running');
@@ -49,7 +49,7 @@ describe('client aborts', () => {
     a.abort();
     expect(await running).toBe('AbortError');
     await until(() => scheduler.inFlight === 0, 10_000, 'A stopped');
-    const tokensOfA = (await freshStats(engine)).outputTokens - tokensBefore;
+    const tokensOfA = engine.stats().outputTokens - tokensBefore;
 
     const next = await postJson(url, { text: 'Danach', source: 'de', target: 'en', options: { maxNewTokens: 4 } });
     expect(next.status).toBe(200);

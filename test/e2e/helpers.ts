@@ -3,7 +3,6 @@
  * on a loopback port, driven by real HTTP clients (fetch / node:http).
  */
 import type { Config } from '../../src/config.ts';
-import type { Engine, EngineStats } from '../../src/engine/types.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { testConfig } from '../http/helpers.ts';
 
@@ -26,16 +25,4 @@ export async function until(check: () => boolean, ms = 10_000, what = 'condition
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(2);
   }
-}
-
-/**
- * The engine's counters as they are now. The server's engine runs in a worker thread, and its
- * `stats()` returns what the previous call fetched (fire-and-forget, fine for a metrics scrape,
- * useless for counting what a test just did); `refreshStats` awaits the worker's answer, whose counters include
- * every batch whose results have already come back.
- */
-export async function freshStats(engine: Engine): Promise<EngineStats> {
-  const threaded = engine as Engine & { refreshStats?: () => Promise<EngineStats> };
-  if (typeof threaded.refreshStats !== 'function') throw new Error('the engine has no refreshStats(): its stats() may lag, so tests cannot count with it');
-  return threaded.refreshStats();
 }

@@ -1,9 +1,10 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_OPTIONS, DEFAULT_MODEL_DIR, defaultConfig, formatOptionTable, loadConfig } from '../../src/config.ts';
 import { isXalmaError } from '../../src/errors.ts';
+import { REPO_ROOT } from '../../src/paths.ts';
 
 async function modelDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'xalma-config-'));
@@ -73,5 +74,11 @@ describe('loadConfig', () => {
     const cfg = defaultConfig();
     expect(cfg).toMatchObject({ modelDir: DEFAULT_MODEL_DIR, mode: 'all', port: 8080, corsOrigins: [], apiKeys: [] });
     expect(formatOptionTable().split('\n')).toHaveLength(CONFIG_OPTIONS.length + 3);
+  });
+});
+
+describe('README', () => {
+  it('shows the option table exactly as the code defines it (regenerate from formatOptionTable())', async () => {
+    expect(await readFile(join(REPO_ROOT, 'README.md'), 'utf8')).toContain(formatOptionTable());
   });
 });
