@@ -61,6 +61,8 @@ export interface PullOptions extends HubSettings {
   onProgress?: (p: PullProgress) => void;
   /** Called once per file with what the pull decided for it. */
   onFile?: (f: PulledFile) => void;
+  /** Free bytes on the disk holding `dir` (default: statfs); injectable for tests. */
+  freeBytes?: (dir: string) => Promise<number>;
   signal?: AbortSignal;
 }
 
@@ -121,6 +123,11 @@ function hubError(err: unknown, repo: string, settings: HubSettings): XalmaError
     return new XalmaError('HUB_UNREACHABLE', `${repo}: cannot reach ${where} (${(err as Error).message}${(err as { cause?: Error }).cause ? `: ${(err as { cause?: Error }).cause!.message}` : ''}). Check the network, set HF_ENDPOINT for a mirror, or HF_HUB_OFFLINE=1 to use what is cached; a pull that was cut resumes where it stopped`, { repo }, { cause: err });
   }
   return new XalmaError('INTERNAL_ERROR', `${repo}: ${(err as Error).message}`, { repo }, { cause: err });
+}
+
+async function diskFree(dir: string): Promise<number> {
+  const fs = await statfs(dir);
+  return fs.bavail * fs.bsize;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -197,8 +204,7 @@ export async function pullRepo(opts: PullOptions): Promise<PullResult> {
     const total = plan.reduce((n, p) => n + expectedHash(p.e).size - p.partial, 0);
     if (total > 0) {
       await mkdir(join(repoDir, 'blobs'), { recursive: true });
-      const fs = await statfs(join(repoDir, 'blobs'));
-      const free = fs.bavail * fs.bsize;
+      const free = await (opts.freeBytes ?? diskFree)(join(repoDir, 'blobs'));
       if (total > free) {
         throw new XalmaError('DISK_FULL', `${opts.repo}: ${(total / 1e9).toFixed(2)} GB to download, ${(free / 1e9).toFixed(2)} GB free in ${cacheDir}; free space or set HF_HUB_CACHE to a larger disk`, { repo: opts.repo, needed: total, free });
       }

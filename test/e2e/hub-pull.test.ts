@@ -161,6 +161,17 @@ describe.skipIf(!HAVE)('xalma-serve pull (Hub client against a local Hub)', () =
     await expectCode(pullRepo({ repo: BASE, role: 'base', endpoint: 'http://127.0.0.1:9', cacheDir: cache }), 'HUB_UNREACHABLE', ['cannot reach', 'HF_ENDPOINT']);
   });
 
+  it('a pull that would not fit on the disk stops before the first byte, saying how much is needed', async () => {
+    const free = async () => 1_000_000; // the base is ~4.2 MB
+    await expectCode(pull(BASE, 'base', { freeBytes: free }), 'DISK_FULL', [BASE, 'GB to download', 'HF_HUB_CACHE']);
+    expect(hub.served.size).toBe(0);
+    // What is cached already does not count: with the shards in the cache, the rest fits.
+    await pull(BASE, 'base');
+    hub.served.clear();
+    const again = await pull(BASE, 'base', { freeBytes: free });
+    expect(again.fetched).toBe(0);
+  });
+
   it('a repo id that was never pulled is not mistaken for a folder by import', async () => {
     await expectCode(resolveCheckpoint('xalma-test/never-pulled', cache), 'HUB_NOT_CACHED', ['xalma-serve pull xalma-test/never-pulled']);
   });
