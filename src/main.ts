@@ -71,7 +71,7 @@ async function translateCommand(argv: string[]): Promise<void> {
   const maxNewTokens = Number(values['max-new-tokens'] ?? values['max-tokens'] ?? 64);
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error('--max-new-tokens must be a positive integer');
   const { createEngine } = await import('./engine/engine.ts');
-  const { planTranslation, buildGroupTable, runHops } = await import('./languages/index.ts');
+  const { planTranslation, buildGroupTable, runHops, splitText, joinSegments, maxSegmentChars } = await import('./languages/index.ts');
   const { DEFAULT_DECODING } = await import('./engine/types.ts');
   const { isXalmaError } = await import('./errors.ts');
   // Detection models take seconds to load: only when the source is to be detected.
@@ -80,13 +80,19 @@ async function translateCommand(argv: string[]): Promise<void> {
   try {
     const plan = planTranslation({ source: values.from, target: values.to, text, groups: buildGroupTable(engine.manifest.groups), detector });
     const options = { ...DEFAULT_DECODING, beams: Number(values.beams), maxNewTokens };
-    const translated = plan.identity
-      ? text
-      : (await runHops(plan.hops, text, options, async (item) => {
-          const [out] = await engine.translateBatch([item]);
-          if (isXalmaError(out)) throw out;
-          return out;
-        })).text;
+    // Sentence by sentence, as the server does (languages/segment.ts), rejoined with the text's own whitespace.
+    const { separators, sentences } = splitText(text, { locale: plan.source, maxChars: maxSegmentChars(engine.manifest.dims.maxPositions) });
+    const outputs: string[] = [];
+    for (const sentence of sentences) {
+      outputs.push(plan.identity
+        ? sentence
+        : (await runHops(plan.hops, sentence, options, async (item) => {
+            const [out] = await engine.translateBatch([item]);
+            if (isXalmaError(out)) throw out;
+            return out;
+          })).text);
+    }
+    const translated = joinSegments(separators, outputs);
     const hops = plan.hops.map((h) => `${h.from}->${h.to} (group ${h.group})`).join(', ') || 'none (source == target)';
     console.log(`model: ${engine.manifest.name}${engine.manifest.demo ? ' (demo weights: output is not a real translation)' : ''}; mode: ${engine.mode}; provider: ${engine.provider}`);
     const detected = values.from ? '' : ` (detected, confidence ${plan.detected?.confidence.toFixed(2)})`;

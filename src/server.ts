@@ -106,7 +106,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
 
   const groups = buildGroupTable(engine.manifest.groups);
-  const service = new TranslateService({ modelName: engine.manifest.name, scheduler, cache, detector, groups, logger });
+  const service = new TranslateService({ modelName: engine.manifest.name, scheduler, cache, detector, groups, maxPositions: engine.manifest.dims.maxPositions, logger });
   const catalog = describeLanguages(engine.manifest, groups);
   const limits = { ...config };
 

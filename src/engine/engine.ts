@@ -98,7 +98,14 @@ class TranslationEngine implements Engine {
         });
         out.forEach((o, k) => {
           const { index, req } = work[k];
-          results[index] = { text: this.tokenizer.decode(o.tokens, { skipSpecialTokens: true }), promptTokens: req.promptIds.length, outputTokens: o.tokens.length, finishReason: o.finishReason };
+          // A stop at a cap the context imposed (below the caller's maxNewTokens) is a cut, not a length the caller chose.
+          const contextCut = o.finishReason === 'length' && req.options.maxNewTokens < items[index].options.maxNewTokens && o.tokens.length >= req.options.maxNewTokens;
+          results[index] = {
+            text: this.tokenizer.decode(o.tokens, { skipSpecialTokens: true }),
+            promptTokens: req.promptIds.length,
+            outputTokens: o.tokens.length,
+            finishReason: contextCut ? 'context' : o.finishReason,
+          };
           this.counters.outputTokens += o.tokens.length;
         });
         this.counters.batches++;

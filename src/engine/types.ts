@@ -42,7 +42,12 @@ export interface TranslationItem {
   signal?: AbortSignal;
 }
 
-export type FinishReason = 'eos' | 'length' | 'aborted';
+/**
+ * Why generation stopped: `eos` the model ended; `length` maxNewTokens was reached; `context`
+ * the model context was full before maxNewTokens (the prompt left less room than asked);
+ * `aborted` the request went away.
+ */
+export type FinishReason = 'eos' | 'length' | 'context' | 'aborted';
 
 export interface TranslationOutput {
   text: string;

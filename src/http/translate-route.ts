@@ -55,7 +55,13 @@ const translationSchema = {
       description: 'Set when the pair is served through a pivot language (two hops)',
       properties: { language: { type: 'string' }, group: { type: 'integer' } },
     },
-    finishReason: { type: 'string', enum: ['eos', 'length', 'identity'] },
+    finishReason: {
+      type: 'string',
+      enum: ['eos', 'length', 'context', 'identity'],
+      description:
+        'The worst over the sentences of the text: eos (complete), length (a sentence reached maxNewTokens), ' +
+        'context (a sentence filled the model context before maxNewTokens: the output is cut), identity (source = target, text returned as is)',
+    },
     outputTokens: { type: 'integer' },
     cached: { type: 'boolean' },
   },

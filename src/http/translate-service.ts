@@ -1,13 +1,27 @@
 /**
  * One translation request from plan to answer: plan every text (languages), answer identity
- * plans and cache hits directly, admit the rest to the scheduler all-or-nothing, run pivot
- * plans hop by hop (hop 2 gets hop 1's output), and fill the cache. Route handlers call this
+ * plans and cache hits directly, split the rest into sentences (languages/segment.ts), admit
+ * every sentence row to the scheduler all-or-nothing, run pivot plans hop by hop per sentence
+ * (hop 2 gets hop 1's output), reassemble each text around its original whitespace, and fill
+ * the cache (per text). Route handlers call this
  * and await; the scheduler owns the queue.
  */
 import type { Logger } from 'pino';
 import type { DecodingOptions, FinishReason, TranslationOutput } from '../engine/types.ts';
 import { XalmaError, isXalmaError } from '../errors.ts';
-import { normalizeLanguage, planTranslation, runHops, type Detector, type GroupTable, type Plan } from '../languages/index.ts';
+import {
+  joinSegments,
+  maxSegmentChars,
+  normalizeLanguage,
+  planTranslation,
+  runHops,
+  splitText,
+  worstFinishReason,
+  type Detector,
+  type GroupTable,
+  type Plan,
+  type Segmented,
+} from '../languages/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { TranslationCache } from '../scheduler/translation-cache.ts';
 
@@ -50,11 +64,19 @@ export interface TranslateServiceDeps {
   cache: TranslationCache<TranslatedItem>;
   detector: Detector;
   groups: GroupTable;
+  /** The model context in tokens (manifest dims); sets the longest sentence sent as one row. */
+  maxPositions: number;
+  /** Overrides the row length derived from maxPositions (tests). */
+  maxSegmentChars?: number;
   logger?: Logger;
 }
 
 export class TranslateService {
-  constructor(private readonly deps: TranslateServiceDeps) {}
+  private readonly maxSegmentChars: number;
+
+  constructor(private readonly deps: TranslateServiceDeps) {
+    this.maxSegmentChars = deps.maxSegmentChars ?? maxSegmentChars(deps.maxPositions);
+  }
 
   /**
    * Cache lookups for every text, without planning or detection (both deterministic, so a hit
@@ -93,12 +115,20 @@ export class TranslateService {
     }
     if (pending.length === 0) return results as TranslatedItem[];
 
+    // One row per sentence, cut in the source language's rules (the plan knows it, detected or declared).
+    const segmented = new Map<number, Segmented>();
+    let rows = 0;
+    for (const i of pending) {
+      const s = splitText(job.texts[i], { locale: plans.get(i)!.source, maxChars: this.maxSegmentChars });
+      segmented.set(i, s);
+      rows += Math.max(1, s.sentences.length);
+    }
     // All-or-nothing admission: a request is refused whole rather than half-queued.
-    if (scheduler.room() < pending.length) {
-      throw new XalmaError('QUEUE_FULL', undefined, { queued: scheduler.depth, needed: pending.length });
+    if (scheduler.room() < rows) {
+      throw new XalmaError('QUEUE_FULL', undefined, { queued: scheduler.depth, needed: rows });
     }
     const runs = pending.map((i) =>
-      this.run(job, plans.get(i)!, job.texts[i]).then((out) => remember(i, describe(plans.get(i)!, job, out))),
+      this.runSegmented(job, plans.get(i)!, job.texts[i], segmented.get(i)!).then((out) => remember(i, describe(plans.get(i)!, job, out))),
     );
     try {
       await Promise.all(runs);
@@ -136,6 +166,20 @@ export class TranslateService {
       }
       throw err;
     }
+  }
+
+  /**
+   * Every sentence as its own row (they share batches), put back between the original
+   * whitespace. A text with no sentence (empty or whitespace only) goes as it is, as before.
+   */
+  private async runSegmented(job: TranslateJob, plan: Plan, text: string, segmented: Segmented): Promise<Pick<TranslationOutput, 'text' | 'outputTokens' | 'finishReason'>> {
+    if (segmented.sentences.length === 0) return this.run(job, plan, text);
+    const outs = await Promise.all(segmented.sentences.map((sentence) => this.run(job, plan, sentence)));
+    return {
+      text: joinSegments(segmented.separators, outs.map((o) => o.text)),
+      outputTokens: outs.reduce((sum, o) => sum + o.outputTokens, 0),
+      finishReason: worstFinishReason(outs.map((o) => o.finishReason)),
+    };
   }
 
   /** Hop by hop; hop 2 keeps hop 1's age so it is not queued behind newer work. */

@@ -17,3 +17,4 @@ export {
 } from './detect.ts';
 export { DEFAULT_ENGINES, ENGINE_NAMES, type EngineName } from './engine-names.ts';
 export { MISMATCH_MIN_CONFIDENCE, isAutoSource, planHops, planTranslation, runHops, type Hop, type Plan, type PlanArgs } from './plan.ts';
+export { joinSegments, maxSegmentChars, splitText, worstFinishReason, type Segmented, type SplitOptions } from './segment.ts';

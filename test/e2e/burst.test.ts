@@ -21,8 +21,9 @@ describe('a mixed-language burst', () => {
     const targets = ['en', 'de', 'fr', 'ja'];
     const requests = Array.from({ length: 64 }, (_, i) => {
       const s = SENTENCES[i % SENTENCES.length];
-      // distinct texts so nothing could be deduplicated; sources given half of the time
-      const body = { text: `${s.text} (${i})`, target: s.lang === 'en' ? 'de' : i % 5 === 0 ? targets[i % 4] : 'en', ...(i % 2 ? { source: s.lang } : {}), options: { maxNewTokens: 6 } };
+      // distinct one-sentence texts (a marker after the full stop would be a sentence of its own),
+      // so nothing could be deduplicated; sources given half of the time
+      const body = { text: `(${i}) ${s.text}`, target: s.lang === 'en' ? 'de' : i % 5 === 0 ? targets[i % 4] : 'en', ...(i % 2 ? { source: s.lang } : {}), options: { maxNewTokens: 6 } };
       return postJson(`${server.url}/v1/translate`, body);
     });
     const results = await Promise.all(requests);

@@ -226,6 +226,26 @@ describe('decoding', () => {
     expect(out[1].outputTokens).toBe(40);
   });
 
+  it('a prompt near the context edge stops with finishReason context, not length', async () => {
+    const pkg = await loadModelPackage(DEFAULT_MODEL_DIR);
+    const tokenizer = await loadTokenizer(pkg.tokenizerPath);
+    const [item] = itemsForAllGroups({ ...GREEDY, maxNewTokens: 64, ignoreEos: true });
+    const promptLength = (text: string) => encodePrompt(tokenizer, { template: pkg.manifest.promptTemplate, sourceName: item.sourceName, targetName: item.targetName, text });
+    // Grow the text until the prompt leaves fewer than 10 positions, well under maxNewTokens.
+    let words = 1;
+    while (pkg.manifest.dims.maxPositions - promptLength('word '.repeat(words * 2)).length >= 1) words *= 2;
+    let text = 'word '.repeat(words);
+    while (pkg.manifest.dims.maxPositions - promptLength(text + 'word ').length >= 1 && pkg.manifest.dims.maxPositions - promptLength(text).length > 10) text += 'word ';
+    const room = pkg.manifest.dims.maxPositions - promptLength(text).length;
+    expect(room).toBeGreaterThanOrEqual(1);
+    expect(room).toBeLessThan(64);
+    const [edge, normal] = (await e.translateBatch([{ ...item, text }, item])).map(ok);
+    expect(edge.outputTokens).toBe(room);
+    expect(edge.finishReason).toBe('context');
+    expect(normal.outputTokens).toBe(64);
+    expect(normal.finishReason).toBe('length');
+  });
+
   it('a text longer than the model context gets INPUT_TOO_LONG, not a crash', async () => {
     const items = itemsForAllGroups().slice(0, 2);
     items[0] = { ...items[0], text: 'word '.repeat(3000) };
