@@ -115,15 +115,18 @@ describe.skipIf(!HAVE)('xalma-serve pull (Hub client against a local Hub)', () =
     await expectCode(pull(BASE, 'base'), 'HUB_UNREACHABLE', [BASE]);
     const blobs = await readdir(join(repoCacheDir(BASE, cache), 'blobs'));
     const partial = blobs.find((b) => b.endsWith('.incomplete'))!;
-    expect((await stat(join(repoCacheDir(BASE, cache), 'blobs', partial))).size).toBe(Math.floor(size / 2));
+    // What reached the disk before the cut (all of the cut bytes, or fewer if some were lost in flight).
+    const have = (await stat(join(repoCacheDir(BASE, cache), 'blobs', partial))).size;
+    expect(have).toBeGreaterThan(0);
+    expect(have).toBeLessThanOrEqual(Math.floor(size / 2));
 
     hub.log.length = 0;
     hub.served.clear();
     const resumed = await pull(BASE, 'base');
     const file = resumed.files.find((f) => f.path === SHARD)!;
-    expect(file).toMatchObject({ status: 'downloaded', resumedFrom: Math.floor(size / 2) });
-    expect(hub.log.some((r) => r.url.endsWith(SHARD) && r.range === `bytes=${Math.floor(size / 2)}-${size - 1}`)).toBe(true);
-    expect(hub.served.get(`${BASE}/${SHARD}`)).toBe(size - Math.floor(size / 2));
+    expect(file).toMatchObject({ status: 'downloaded', resumedFrom: have });
+    expect(hub.log.some((r) => r.url.endsWith(SHARD) && r.range === `bytes=${have}-${size - 1}`)).toBe(true);
+    expect(hub.served.get(`${BASE}/${SHARD}`)).toBe(size - have);
     expect((await readdir(join(repoCacheDir(BASE, cache), 'blobs'))).some((b) => b.endsWith('.incomplete'))).toBe(false);
   });
 

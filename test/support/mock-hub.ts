@@ -131,7 +131,9 @@ export async function startMockHub(repos: Record<string, MockRepo>): Promise<Moc
       hub.cutAfter.delete(key);
       body = body.subarray(0, cut);
       hub.served.set(key, (hub.served.get(key) ?? 0) + body.length);
-      res.write(body, () => res.destroy());
+      // A clean FIN after the cut bytes (not a reset, which may drop bytes still in flight):
+      // the client sees the body end short of its Content-Length.
+      res.write(body, () => res.socket?.end());
       return;
     }
     if (body.length > 1) hub.served.set(key, (hub.served.get(key) ?? 0) + body.length);
