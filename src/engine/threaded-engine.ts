@@ -136,6 +136,11 @@ export class ThreadedEngine implements Engine {
     this.current?.releaseFault();
   }
 
+  /** onnxruntime calls in flight in the serving worker (tests and drills). */
+  get ortCallsInFlight(): number {
+    return this.current?.ortCallsInFlight ?? 0;
+  }
+
   /** The serving worker's thread id, or null (tests: a replacement has a new one). */
   get workerThreadId(): number | null {
     return this.current?.threadId ?? null;

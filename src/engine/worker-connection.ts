@@ -102,6 +102,11 @@ export class WorkerConnection {
     return this.worker.threadId;
   }
 
+  /** onnxruntime calls the worker has in flight now (tests: a blocking fault has begun). */
+  get ortCallsInFlight(): number {
+    return this.liveness.activity().inFlight;
+  }
+
   /** The counters the worker pushed last. */
   get stats(): EngineStats {
     return this.pushed;

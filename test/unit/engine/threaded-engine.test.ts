@@ -201,6 +201,8 @@ describe('ThreadedEngine: supervision', () => {
     const first = engine.workerThreadId;
     engine.injectFault('block-in-ort'); // counted as in a call, as a long prefill would be
     const pending = engine.translateBatch([short(1)]);
+    // The fault is a message: on a loaded machine the clock must not move before it has begun.
+    await until(() => engine.ortCallsInFlight > 0, 'the worker inside the blocking call');
     for (let i = 0; i < 10; i++) {
       clock.advance(5_000);
       await sleep(20); // a few looks of the watchdog at each step
