@@ -62,6 +62,8 @@ async function runAppChild(cacheBytes: number, mode: string): Promise<void> {
   const { startServer } = await import('../src/server.ts');
   const config = await loadConfig(['--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache-bytes', String(cacheBytes), '--mode', mode, '--max-queue', '100000'], {});
   const server = await startServer(config);
+  // startServer resolves once listening; the bench measures a loaded, warm server.
+  await server.startup;
   console.log(JSON.stringify({ msg: 'ready', url: server.url }));
 }
 

@@ -132,7 +132,9 @@ async function main(): Promise<void> {
       if (wantsHelp(rest)) return void console.log(await serveUsage());
       const { loadConfig } = await import('./config.ts');
       const { startServer } = await import('./server.ts');
-      await startServer(await loadConfig(rest, process.env));
+      // Resolves once listening; start-up goes on behind /ready, and a failed load ends here too.
+      const server = await startServer(await loadConfig(rest, process.env));
+      await server.startup;
       return;
     }
     case 'translate':

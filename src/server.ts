@@ -1,7 +1,8 @@
 /**
  * The HTTP server: `buildApp` assembles one fastify instance around an engine and a detector
- * (no listen; tests inject into it), `startServer` makes the detector and engine from a
- * Config, listens, warms up and installs graceful shutdown on SIGTERM/SIGINT.
+ * (no listen; tests inject into it), `startServer` listens at once with stand-ins for both
+ * (loading-handles.ts), loads the detector and the engine behind them, warms up and installs
+ * graceful shutdown on SIGTERM/SIGINT (also while loading).
  */
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
@@ -14,17 +15,19 @@ import { XalmaError } from './errors.ts';
 import { installAccess } from './http/access.ts';
 import { deeplRoutes } from './http/deepl-routes.ts';
 import { detectRoute } from './http/detect-route.ts';
-import { errorSchema, installErrorHandling } from './http/errors.ts';
+import { errorSchema, handleClientError, installErrorHandling } from './http/errors.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { describeLanguages, languagesRoute } from './http/languages-route.ts';
 import { libreTranslateRoutes } from './http/libretranslate-routes.ts';
-import { Lifecycle } from './http/lifecycle.ts';
+import { Lifecycle, type LoadingPart } from './http/lifecycle.ts';
 import { Metrics } from './http/metrics.ts';
 import { modelInfo } from './http/model-info.ts';
 import { registerDocs } from './http/openapi.ts';
 import { translateRoute } from './http/translate-route.ts';
 import { TranslateService, type TranslatedItem } from './http/translate-service.ts';
 import { buildGroupTable, createDetector, type Detector } from './languages/index.ts';
+import { DetectorHandle, EngineHandle } from './loading-handles.ts';
+import { readManifestFile } from './model/package.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { TranslationCache } from './scheduler/translation-cache.ts';
 
@@ -35,7 +38,15 @@ export interface BuildAppOptions {
   logger?: Logger;
   /** The engine is already warm: /ready answers 200 at once. */
   warm?: boolean;
+  /** Parts still loading behind `engine` and `detector`: routes that need them answer NOT_READY. */
+  loading?: LoadingPart[];
 }
+
+/**
+ * Routes that answer while the detector and the engine load: operations, docs and the language
+ * lists (built from manifest.json, read before listening). Every other route needs a loaded part.
+ */
+const ANSWERS_WHILE_LOADING = new Set(['/health', '/ready', '/metrics', '/v1/languages', '/languages', '/frontend/settings', '/v2/languages']);
 
 /** What the app owns besides its routes; startServer and tests reach it as app.xalma. */
 export interface AppState {
@@ -64,11 +75,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Draining is answered by our own coded SHUTTING_DOWN (see the onRequest hook below).
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Malformed request lines, oversized headers and timeouts never reach a route: answered
+    // here in the same coded shape as every other error.
+    clientErrorHandler: handleClientError,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
   const model = modelInfo(engine);
-  const lifecycle = new Lifecycle(options.warm ? 'ready' : 'starting');
+  const lifecycle = new Lifecycle(options.warm ? 'ready' : 'starting', options.loading);
   const cache = new TranslationCache<TranslatedItem>(config.cacheBytes);
   let metrics: Metrics | undefined;
   const scheduler = new Scheduler(
@@ -97,6 +111,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     if (lifecycle.state === 'draining' && request.url.startsWith('/v1/')) return done(new XalmaError('SHUTTING_DOWN'));
+    // The one readiness check: unknown routes still get their 404, the compat APIs their own shape.
+    if (!lifecycle.loaded && !answersWhileLoading(request.routeOptions.url)) {
+      return done(new XalmaError('NOT_READY', `still loading: ${lifecycle.loading.join(', ')}`, { loading: lifecycle.loading }));
+    }
     done();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -129,62 +147,74 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   return app;
 }
 
+function answersWhileLoading(url: string | undefined): boolean {
+  return url === undefined || ANSWERS_WHILE_LOADING.has(url) || url.startsWith('/docs');
+}
+
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
+  /**
+   * Settles when start-up is over: 'ready' once the detector and the engine are loaded and the
+   * engine is warm; 'stopped' when shutdown came first. Rejects when loading failed (the server
+   * has shut itself down by then).
+   */
+  startup: Promise<'ready' | 'stopped'>;
   /** Stops accepting, drains in-flight work within config.shutdownTimeoutMs, closes the engine. */
   shutdown(reason?: string): Promise<void>;
 }
 
-export async function startServer(config: Config, opts: { signals?: boolean } = {}): Promise<RunningServer> {
+export interface StartServerOptions {
+  /** Install SIGTERM/SIGINT handlers (default true). */
+  signals?: boolean;
+  /**
+   * Tests: awaited just before a part is reported loaded, to hold start-up at a known point
+   * (the engine worker is running by the time the detector is held).
+   */
+  beforeLoaded?: (part: LoadingPart) => Promise<void>;
+}
+
+export async function startServer(config: Config, opts: StartServerOptions = {}): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel });
   const started = Date.now();
-  // One after the other: the detector's wasm start-up has a timer (3 s in emscripten-wasm-loader)
-  // that a concurrent engine load, busy on the event loop, could starve.
-  const detector = await createDetector({ engines: config.detectEngines });
-  // The engine runs in a worker thread: ORT's run is synchronous on its calling thread, and here
-  // it must never stall the event loop that answers /health and parses requests.
-  const engineStarting = startEngineWorker({
-    modelDir: config.modelDir,
-    mode: config.mode,
-    provider: config.provider,
-    cudaDeviceId: config.cudaDeviceId,
-    cudaMemLimitMb: config.cudaMemLimitMb || undefined,
-    intraOpThreads: config.intraOpThreads || undefined,
-    interOpThreads: config.interOpThreads || undefined,
-    maxResidentModules: config.maxResidentModules,
-    maxMergedSessions: config.maxMergedSessions,
-    // A worker that exits or hangs is replaced; past the budget /health fails (threaded-engine.ts).
-    supervision: { maxRestarts: config.engineMaxRestarts, restartWindowMs: config.engineRestartWindowMs, hangTimeoutMs: config.engineHangTimeoutMs },
-    logger: logger.child({ component: 'engine' }),
-  });
-  // While the worker loads the model: lingua's models (about 9 s on this thread), so that no
-  // request pays for loading them later.
-  if (config.detectPreload === 'on') {
-    const preloadStart = Date.now();
-    detector.preload();
-    logger.info({ ms: Date.now() - preloadStart, engines: detector.engines }, 'detector models loaded');
-  }
-  const engine = await engineStarting;
-  let app: FastifyInstance;
+  // manifest.json alone (milliseconds): the routes' static data, before anything slow.
+  const manifest = await readManifestFile(config.modelDir);
+  const engine = new EngineHandle({ manifest, mode: config.mode, provider: config.provider });
+  const detector = new DetectorHandle();
+  const app = await buildApp({ config, engine, detector, logger, loading: ['detector', 'engine'] });
   let url: string;
   try {
-    app = await buildApp({ config, engine, detector, logger });
     url = await app.listen({ port: config.port, host: config.host });
   } catch (err) {
-    await engine.close();
-    detector.dispose();
+    await app.close();
     throw err;
   }
-  logger.info({ url, model: engine.manifest.name, demo: engine.manifest.demo, mode: engine.mode, provider: engine.provider }, 'listening');
-  if (engine.manifest.demo) logger.warn('serving the embedded demo model: its outputs are not translations');
-  // Listen first so /health answers while the engine warms up; /ready flips afterwards.
-  await engine.warmup();
-  app.xalma.lifecycle.markReady();
-  logger.info({ ms: Date.now() - started }, 'ready');
+  logger.info({ url, model: manifest.name, demo: manifest.demo, mode: config.mode, provider: config.provider }, 'listening');
+  if (manifest.demo) logger.warn('serving the embedded demo model: its outputs are not translations');
 
+  const stopLoading = new AbortController();
   let shuttingDown: Promise<void> | null = null;
-  const shutdown = (reason = 'shutdown') => (shuttingDown ??= drainAndClose(app, engine, detector, config, logger, reason));
+  const shutdown = (reason = 'shutdown') => {
+    stopLoading.abort();
+    return (shuttingDown ??= drainAndClose(app, engine, detector, config, logger, reason));
+  };
+  const startup = loadParts({ config, app, engine, detector, logger, signal: stopLoading.signal, beforeLoaded: opts.beforeLoaded }).then(
+    () => {
+      logger.info({ ms: Date.now() - started }, 'ready');
+      // One line for the person who started it, beside the JSON log.
+      const demo = manifest.demo ? ' (demo weights, not real translations)' : '';
+      process.stdout.write(`xalma-serve ready at ${url} — model ${manifest.name}${demo}, mode ${config.mode} — docs: ${url}/docs\n`);
+      return 'ready' as const;
+    },
+    async (err: unknown) => {
+      if (stopLoading.signal.aborted) return 'stopped' as const;
+      logger.error({ err }, 'start-up failed');
+      await shutdown('start-up failed').catch((closeErr: unknown) => logger.error({ err: closeErr }, 'shutdown after a failed start failed'));
+      throw err;
+    },
+  );
+  // Handled here too: a caller that never awaits startup must not see an unhandled rejection.
+  startup.catch(() => {});
   if (opts.signals !== false) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
@@ -198,13 +228,75 @@ export async function startServer(config: Config, opts: { signals?: boolean } = 
       });
     }
   }
-  return { app, url, shutdown };
+  return { app, url, startup, shutdown };
 }
 
-async function drainAndClose(app: FastifyInstance, engine: Engine, detector: Detector, config: Config, logger: Logger, reason: string): Promise<void> {
+interface LoadPartsOptions {
+  config: Config;
+  app: FastifyInstance;
+  engine: EngineHandle;
+  detector: DetectorHandle;
+  logger: Logger;
+  signal: AbortSignal;
+  beforeLoaded?: (part: LoadingPart) => Promise<void>;
+}
+
+/** Loads the detector and the engine behind their handles, then warms up; the server already listens. */
+async function loadParts({ config, app, engine, detector, logger, signal, beforeLoaded }: LoadPartsOptions): Promise<void> {
+  const { lifecycle } = app.xalma;
+  const stopped = () => {
+    if (signal.aborted) throw new XalmaError('SHUTTING_DOWN', 'shut down during start-up');
+  };
+  // One after the other: the detector's wasm start-up has a timer (3 s in emscripten-wasm-loader)
+  // that a concurrent engine load, busy on the event loop, could starve.
+  const loadedDetector = await detector.load(createDetector({ engines: config.detectEngines }));
+  stopped();
+  // The engine runs in a worker thread: ORT's run is synchronous on its calling thread, and here
+  // it must never stall the event loop that answers /health and parses requests.
+  const engineLoaded = engine.load(
+    startEngineWorker({
+      modelDir: config.modelDir,
+      mode: config.mode,
+      provider: config.provider,
+      cudaDeviceId: config.cudaDeviceId,
+      cudaMemLimitMb: config.cudaMemLimitMb || undefined,
+      intraOpThreads: config.intraOpThreads || undefined,
+      interOpThreads: config.interOpThreads || undefined,
+      maxResidentModules: config.maxResidentModules,
+      maxMergedSessions: config.maxMergedSessions,
+      // A worker that exits or hangs is replaced; past the budget /health fails (threaded-engine.ts).
+      supervision: { maxRestarts: config.engineMaxRestarts, restartWindowMs: config.engineRestartWindowMs, hangTimeoutMs: config.engineHangTimeoutMs },
+      logger: logger.child({ component: 'engine' }),
+    }),
+  );
+  // Observed by the await below; without this, a failing start during the preload would count
+  // as unhandled for a moment.
+  engineLoaded.catch(() => {});
+  // While the worker loads the model: lingua's models (about 9 s of this thread, in steps so that
+  // /health keeps answering), so that no request pays for loading them later.
+  if (config.detectPreload === 'on') {
+    const preloadStart = Date.now();
+    await detector.preloadInSteps(signal);
+    stopped();
+    logger.info({ ms: Date.now() - preloadStart, engines: loadedDetector.engines }, 'detector models loaded');
+  }
+  await beforeLoaded?.('detector');
+  stopped();
+  lifecycle.markLoaded('detector');
+  const loadedEngine = await engineLoaded;
+  await beforeLoaded?.('engine');
+  stopped();
+  lifecycle.markLoaded('engine');
+  await loadedEngine.warmup();
+  stopped();
+  lifecycle.markReady();
+}
+
+async function drainAndClose(app: FastifyInstance, engine: EngineHandle, detector: DetectorHandle, config: Config, logger: Logger, reason: string): Promise<void> {
   const { lifecycle, scheduler } = app.xalma;
+  const loading = lifecycle.loading;
   lifecycle.markDraining();
-  logger.info({ reason, queued: scheduler.depth, inFlight: scheduler.inFlight, boundMs: config.shutdownTimeoutMs }, 'draining');
+  logger.info({ reason, loading, queued: scheduler.depth, inFlight: scheduler.inFlight, boundMs: config.shutdownTimeoutMs }, 'draining');
   // fastify.close stops listening, closes idle keep-alive sockets and waits for in-flight requests.
   const closed = app.close();
   let timer: NodeJS.Timeout | undefined;
@@ -217,7 +309,8 @@ async function drainAndClose(app: FastifyInstance, engine: Engine, detector: Det
     app.server.closeAllConnections();
     await closed;
   }
+  // A part still loading is awaited and closed as it arrives: no half-started worker is left.
   await engine.close();
-  detector.dispose();
+  await detector.close();
   logger.info({ outcome }, 'stopped');
 }

@@ -3,6 +3,8 @@
  * of ERROR_TABLE. fastify's own errors (validation, bad JSON, body limit, media type) and
  * unknown routes are translated into coded errors here, so clients switch on one field.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_TABLE, XalmaError, errorSpec, isXalmaError } from '../errors.ts';
 
@@ -104,4 +106,32 @@ export function installErrorHandling(app: FastifyInstance, retryAfterSeconds: nu
   app.setNotFoundHandler((request, reply) => {
     return sendError(reply, new XalmaError('NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`), retryAfterSeconds);
   });
+}
+
+/** Node's parser codes for what fails before a request exists (llhttp HPE_*, http server timeouts). */
+export function clientErrorCode(err: NodeJS.ErrnoException): 'BAD_REQUEST_LINE' | 'HEADERS_TOO_LARGE' | 'REQUEST_TIMEOUT' {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return 'HEADERS_TOO_LARGE';
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT') return 'REQUEST_TIMEOUT';
+  return 'BAD_REQUEST_LINE';
+}
+
+/**
+ * fastify's clientErrorHandler (Node's 'clientError' event): the request never reached a route,
+ * so the answer is written on the socket by hand, in the same coded shape, and the connection
+ * closed (the parser cannot go on after an error). As fastify's default: nothing is written to a
+ * socket the peer reset or that already carries a response.
+ */
+export function handleClientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const coded = new XalmaError(clientErrorCode(err));
+  this.log.info({ code: coded.code, status: coded.status, parserCode: err.code }, coded.message);
+  const sent = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (socket.writable && !sent) {
+    const body = JSON.stringify(errorBody(coded));
+    socket.write(
+      `HTTP/1.1 ${coded.status} ${STATUS_CODES[coded.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

@@ -1,6 +1,6 @@
 /**
- * GET /health (the process can serve: 503 once the engine has failed for good, so that an
- * orchestrator restarts the process) and GET /ready (model loaded, engine warm, not draining,
+ * GET /health (the process can serve: 200 from the moment it listens, also while loading; 503
+ * once the engine has failed for good, so that an orchestrator restarts the process) and GET /ready (model loaded, engine warm, not draining,
  * no engine worker being replaced). Two owners are read, never written: the lifecycle (start-up
  * and draining, moved by startServer) and the engine's health (its supervisor).
  */
@@ -32,7 +32,7 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptio
 
   app.get('/ready', {
     schema: {
-      summary: 'Readiness: the model is loaded and the engine warm',
+      summary: 'Readiness: the detector and the model are loaded and the engine warm (503 NOT_READY lists what is still loading in details.loading)',
       tags: ['operations'],
       response: {
         200: {
@@ -45,7 +45,11 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRoutesOptio
     },
   }, async () => {
     const state = opts.lifecycle.state;
-    if (state === 'starting') throw new XalmaError('NOT_READY');
+    if (state === 'starting') {
+      // Loaded but not yet warm: the engine's first generation is still running.
+      const loading = opts.lifecycle.loaded ? ['warmup'] : opts.lifecycle.loading;
+      throw new XalmaError('NOT_READY', `still loading: ${loading.join(', ')}`, { loading });
+    }
     if (state === 'draining') throw new XalmaError('SHUTTING_DOWN');
     const engine = opts.engine.health();
     if (engine.state === 'restarting') throw new XalmaError('NOT_READY', 'a new engine worker is loading and warming up', { restarts: engine.restarts });

@@ -24,6 +24,11 @@ export interface Backend {
   score(text: string, candidates: readonly string[], out: Float64Array): void;
   /** Loads lazily loaded model data now (lingua); idempotent. */
   preload?(): void;
+  /**
+   * The same work as preload() cut into steps of a few hundred ms, so that a caller on the
+   * event loop can yield between them (the server answers /health while lingua loads).
+   */
+  preloadSteps?(): Array<() => void>;
   dispose(): void;
 }
 
@@ -195,15 +200,27 @@ export async function linguaBackend(): Promise<Backend> {
     detectors.set(key, d);
     return d;
   }
+  function preloadSteps(): Array<() => void> {
+    if (preloaded) return [];
+    preloaded = true;
+    // Only languages that share a script with another: the rest are decided by their script.
+    const shared = linguaIsoCodes(Object.values(SCRIPT_CANDIDATES).filter((c) => c.length > 1).flat());
+    // One new language per step (the builder needs two, so each is paired with one already
+    // loaded): the models stay in the wasm module once loaded. A step takes 15-500 ms (median about
+    // 240 ms) on a 2-core machine, against about 9 s for one build of all of them.
+    const steps: Array<() => void> = [];
+    for (let i = 1; i < shared.length; i++) {
+      const pair = i === 1 ? [shared[0], shared[1]] : [shared[i], shared[0]];
+      steps.push(() => LanguageDetectorBuilder.fromISOCodes6391(pair).withPreloadedLanguageModels().build().free());
+    }
+    return steps;
+  }
   return {
     name: 'lingua',
     preload() {
-      if (preloaded) return;
-      preloaded = true;
-      // Only languages that share a script with another: the rest are decided by their script.
-      const shared = Object.values(SCRIPT_CANDIDATES).filter((c) => c.length > 1).flat();
-      LanguageDetectorBuilder.fromISOCodes6391(linguaIsoCodes(shared)).withPreloadedLanguageModels().build().free();
+      for (const step of preloadSteps()) step();
     },
+    preloadSteps,
     score(text, candidates, out) {
       const detector = detectorFor(candidates);
       out.fill(LINGUA_MIN_CONFIDENCE, 0, candidates.length);

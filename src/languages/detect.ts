@@ -5,6 +5,7 @@
  * still small; for short texts still in doubt, lingua over the best three. See bench/detect.ts for
  * the measurements behind the weights (bench/tune-detect.ts refits them) and bench/results/.
  */
+import { setImmediate } from 'node:timers/promises';
 import { francAll } from 'franc';
 import { FRANC_CODES, FROM_FRANC, LINGUA_MIN_CONFIDENCE, loadBackends, type Backend, type EngineName } from './backends.ts';
 import { DEFAULT_ENGINES } from './engine-names.ts';
@@ -31,6 +32,12 @@ export interface Detector {
    * it later; idempotent. The server calls it while the engine worker starts.
    */
   preload(): void;
+  /**
+   * preload() in steps with the event loop free between them (each step about 100-300 ms), for
+   * a server that already answers /health while it loads. Stops between steps once `signal`
+   * is aborted (shutdown during start-up).
+   */
+  preloadInSteps(signal?: AbortSignal): Promise<void>;
   dispose(): void;
 }
 
@@ -299,11 +306,21 @@ export async function createDetector(options: DetectorOptions = {}): Promise<Det
   function preload(): void {
     for (const b of backends) b.preload?.();
   }
+  async function preloadInSteps(signal?: AbortSignal): Promise<void> {
+    for (const b of backends) {
+      for (const step of b.preloadSteps?.() ?? [() => b.preload?.()]) {
+        if (signal?.aborted) return;
+        step();
+        await setImmediate();
+      }
+    }
+  }
   if (options.preload) preload();
 
   return {
     detect,
     preload,
+    preloadInSteps,
     engines: Object.freeze(engines),
     dispose() {
       if (!options.backends) for (const b of backends) b.dispose();
@@ -325,6 +342,7 @@ export function createFrancBaseline(): Detector {
   return {
     engines: ['franc'],
     preload() {},
+    async preloadInSteps() {},
     dispose() {},
     detect(text: string): Detection {
       const all = francAll(text, { only: FRANC_ONLY, minLength: 1 });

@@ -44,7 +44,8 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-async function readManifestFile(dir: string): Promise<Manifest> {
+/** Reads and validates manifest.json alone (no file checks): cheap, for callers that need the model's description first. */
+export async function readManifestFile(dir: string): Promise<Manifest> {
   const where = join(dir, MANIFEST_FILE);
   let text: string;
   try {

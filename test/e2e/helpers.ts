@@ -3,11 +3,20 @@
  * on a loopback port, driven by real HTTP clients (fetch / node:http).
  */
 import type { Config } from '../../src/config.ts';
-import { startServer, type RunningServer } from '../../src/server.ts';
+import { startServer, type RunningServer, type StartServerOptions } from '../../src/server.ts';
 import { testConfig } from '../http/helpers.ts';
 
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<RunningServer> {
-  return startServer(testConfig({ host: '127.0.0.1', port: 0, ...overrides }), { signals: false });
+/**
+ * Resolves once the server is ready (detector and engine loaded, engine warm); with
+ * `waitReady: false`, as soon as it listens, while those still load.
+ */
+export async function startTestServer(
+  overrides: Partial<Config> = {},
+  opts: { waitReady?: boolean; beforeLoaded?: StartServerOptions['beforeLoaded'] } = {},
+): Promise<RunningServer> {
+  const server = await startServer(testConfig({ host: '127.0.0.1', port: 0, ...overrides }), { signals: false, beforeLoaded: opts.beforeLoaded });
+  if (opts.waitReady !== false) await server.startup;
+  return server;
 }
 
 export async function postJson(url: string, body: unknown, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: any }> {

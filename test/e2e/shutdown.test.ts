@@ -4,20 +4,22 @@ import { describe, expect, it } from 'vitest';
 import { postJson, sleep } from './helpers.ts';
 
 /** Starts the real server in its own process and resolves with its URL once ready. */
-function spawnServer(args: string[]) {
+function spawnServer(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/e2e/serve-fixture.ts', ...args], {
-    env: { ...process.env, XALMA_LOG_LEVEL: 'info' },
+    env: { ...process.env, XALMA_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const logs: Array<Record<string, unknown>> = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let listened!: (url: string) => void;
+  const listening = new Promise<string>((resolve) => (listened = resolve));
   const ready = new Promise<string>((resolve, reject) => {
     let url = '';
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry.msg === 'listening') url = String(entry.url);
+        if (entry.msg === 'listening') listened((url = String(entry.url)));
         if (entry.msg === 'ready') resolve(url);
       } catch {
         // not a log line
@@ -25,7 +27,9 @@ function spawnServer(args: string[]) {
     });
     void exited.then((code) => reject(new Error(`server exited early with ${code}`)));
   });
-  return { child, ready, exited, logs };
+  // A server killed before it is ready must not fail the test through this promise.
+  ready.catch(() => {});
+  return { child, listening, ready, exited, logs };
 }
 
 /** Polls /metrics until `n` requests are queued, running or finished. */
@@ -66,5 +70,18 @@ describe('graceful shutdown', () => {
     const draining = server.logs.find((l) => l.msg === 'draining');
     expect(Number(draining?.queued) + Number(draining?.inFlight)).toBeGreaterThan(0);
     expect(server.logs.some((l) => l.msg === 'stopped' && l.outcome === 'drained')).toBe(true);
+  });
+
+  it('on SIGTERM while the detector and the engine still load it stops and exits 0', async () => {
+    // Held before the detector is reported loaded, for ever: only the signal ends start-up.
+    const server = spawnServer(['--port', '0', '--host', '127.0.0.1', '--detect-preload', 'off'], { XALMA_TEST_HOLD_LOADING: 'detector' });
+    const url = await server.listening;
+    const ready = await fetch(`${url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { error: { code: string } }).error.code).toBe('NOT_READY');
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.logs.some((l) => l.msg === 'draining' && Array.isArray(l.loading) && l.loading.includes('detector'))).toBe(true);
+    expect(server.logs.some((l) => l.msg === 'stopped')).toBe(true);
   });
 });

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreadedEngine } from '../../src/engine/threaded-engine.ts';
+import type { EngineHandle } from '../../src/loading-handles.ts';
 import type { RunningServer } from '../../src/server.ts';
 import { postJson, startTestServer, until } from './helpers.ts';
 
@@ -19,7 +20,8 @@ afterAll(async () => {
   await server.shutdown('test done');
 });
 
-const engine = () => server.app.xalma.engine as ThreadedEngine;
+// Behind the handle startServer gives the app (src/loading-handles.ts): the worker-backed engine.
+const engine = () => (server.app.xalma.engine as EngineHandle).current as ThreadedEngine;
 const get = async (path: string) => {
   const res = await fetch(`${server.url}${path}`);
   const text = await res.text();

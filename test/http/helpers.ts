@@ -3,6 +3,7 @@
  * test file and warmed, and build a fresh app per scenario. The demo model does not translate:
  * tests assert structure and behaviour, never the text.
  */
+import type { LoadingPart } from '../../src/http/lifecycle.ts';
 import type { FastifyInstance } from 'fastify';
 import { defaultConfig, type Config } from '../../src/config.ts';
 import { createEngine } from '../../src/engine/engine.ts';
@@ -33,9 +34,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return defaultConfig({ logLevel: 'silent', defaultMaxNewTokens: 8, maxNewTokensLimit: 64, detectPreload: 'off', ...overrides });
 }
 
-export async function makeApp(overrides: Partial<Config> = {}, opts: { warm?: boolean } = {}): Promise<FastifyInstance> {
+export async function makeApp(overrides: Partial<Config> = {}, opts: { warm?: boolean; loading?: LoadingPart[] } = {}): Promise<FastifyInstance> {
   const { engine, detector } = await sharedRuntime();
-  const app = await buildApp({ config: testConfig(overrides), engine, detector, warm: opts.warm ?? true });
+  const app = await buildApp({ config: testConfig(overrides), engine, detector, warm: opts.warm ?? true, loading: opts.loading });
   await app.ready();
   return app;
 }

@@ -60,6 +60,7 @@ describe('LibreTranslate batch detection (detectLanguages)', () => {
     detect: (text) => answers[text],
     engines: [],
     preload: () => {},
+    preloadInSteps: async () => {},
     dispose: () => {},
   });
   const und: Detection = { language: 'und', confidence: 0, candidates: [] };

@@ -12,7 +12,7 @@ import {
 
 /** A detector that answers whatever the test sets, so plans are tested apart from detection. */
 function stubDetector(answer: Detection): Detector {
-  return { engines: ['stub'], preload() {}, dispose() {}, detect: () => answer };
+  return { engines: ['stub'], preload() {}, preloadInSteps: async () => {}, dispose() {}, detect: () => answer };
 }
 const sure = (language: string, confidence = 0.99): Detection => ({ language, confidence, candidates: [] });
 
