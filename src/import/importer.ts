@@ -196,7 +196,15 @@ async function writeModule(tmp: string, group: number, adapter: PeftAdapter, dim
   return { rel, entry: { path: rel, bytes: writer.bytes, sha256: writer.digest() } };
 }
 
-async function writeMerged(tmp: string, group: number, dir: string, base: HfLlamaConfig, lora: LoraConfig, dtype: WeightDtype, progress: Progress, signal?: AbortSignal): Promise<ManifestFile> {
+/** A group's merged checkpoint, opened and checked against the base before anything is written. */
+interface MergedSource {
+  group: number;
+  dir: string;
+  config: HfLlamaConfig;
+  shards: Shard[];
+}
+
+async function openMerged(group: number, dir: string, base: HfLlamaConfig, dtype: WeightDtype): Promise<MergedSource> {
   const config = await readHfConfig(dir);
   for (const key of Object.keys(base.dims) as Array<keyof LlamaDims>) {
     if (config.dims[key] !== base.dims[key]) {
@@ -204,6 +212,12 @@ async function writeMerged(tmp: string, group: number, dir: string, base: HfLlam
     }
   }
   const shards = await openHfWeights(dir);
+  planBase(shards, config, dtype);
+  return { group, dir, config, shards };
+}
+
+async function writeMerged(tmp: string, source: MergedSource, base: HfLlamaConfig, lora: LoraConfig, dtype: WeightDtype, progress: Progress, signal?: AbortSignal): Promise<ManifestFile> {
+  const { group, dir, config, shards } = source;
   const { order, expected } = planBase(shards, config, dtype);
   const rel = `merged/group${group}.safetensors`;
   await mkdir(join(tmp, 'merged'), { recursive: true });
@@ -269,8 +283,9 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportSumma
       }
     }
     const lora: LoraConfig = { rank: first.rank, scale: first.scale, targets: first.targets };
-    const mergedShardBytes = await Promise.all((opts.merged ?? []).map(async (m) => shardBytes(await openHfWeights(m.dir))));
-    const total = shardBytes(shards) + [...adapters.values()].reduce((n, a) => n + a.storedBytes, 0) + mergedShardBytes.reduce((a, b) => a + b, 0);
+    const mergedSources: MergedSource[] = [];
+    for (const m of opts.merged ?? []) mergedSources.push(await openMerged(m.group, m.dir, config, opts.dtype));
+    const total = shardBytes(shards) + [...adapters.values()].reduce((n, a) => n + a.storedBytes, 0) + mergedSources.reduce((n, m) => n + shardBytes(m.shards), 0);
     const progress = new Progress(total, opts.onProgress);
 
     const tmp = `${out}.partial-${process.pid}`;
@@ -292,8 +307,8 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportSumma
         files.push(entry);
       }
       const merged = [];
-      for (const m of opts.merged ?? []) {
-        const entry = await writeMerged(tmp, m.group, m.dir, config, lora, opts.dtype, progress, opts.signal);
+      for (const m of mergedSources) {
+        const entry = await writeMerged(tmp, m, config, lora, opts.dtype, progress, opts.signal);
         merged.push({ group: m.group, file: entry.path });
         files.push(entry);
       }

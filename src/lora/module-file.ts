@@ -31,8 +31,7 @@ export const factorKey = (layer: number, target: LoraTarget) => `${layer}.${targ
 export async function loadModuleFile(pkg: ModelPackage, group: number, opts: { verifyChecksum: boolean }): Promise<LoadedModule> {
   const { manifest } = pkg;
   const path = pkg.modulePath(group);
-  await validateModuleFile(path, manifest, group);
-  if (opts.verifyChecksum) await verifyModuleChecksum(pkg, group);
+  await checkedModuleFile(pkg, group, opts);
   let tensors;
   try {
     tensors = await readSafetensors(path);
