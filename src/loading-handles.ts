@@ -9,8 +9,9 @@
  * Each slot owns its part's life: closing it while the part is still loading waits for the
  * start to finish and closes what arrives, so no half-started worker is left behind.
  */
-import type { Engine, EngineHealth, EngineStats, LoadingMode, TranslationItem, TranslationOutput } from './engine/types.ts';
+import type { Engine, EngineHealth, EngineStats, LoadingMode, RowListener, TranslationItem, TranslationOutput } from './engine/types.ts';
 import { XalmaError } from './errors.ts';
+import { emptyStats } from './engine/worker-connection.ts';
 import type { Detection, Detector } from './languages/index.ts';
 import type { Manifest } from './model/manifest-types.ts';
 
@@ -55,7 +56,7 @@ class Slot<T> {
   }
 }
 
-const NO_STATS: EngineStats = { batches: 0, rows: 0, outputTokens: 0, moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
+
 
 export class EngineHandle implements Engine {
   readonly manifest: Manifest;
@@ -85,8 +86,8 @@ export class EngineHandle implements Engine {
     return this.slot.peek();
   }
 
-  translateBatch(items: TranslationItem[]): Promise<Array<TranslationOutput | XalmaError>> {
-    return this.slot.get().translateBatch(items);
+  translateBatch(items: TranslationItem[], onRow?: RowListener): Promise<Array<TranslationOutput | XalmaError>> {
+    return this.slot.get().translateBatch(items, onRow);
   }
 
   warmup(): Promise<void> {
@@ -95,7 +96,7 @@ export class EngineHandle implements Engine {
 
   /** Zero until the engine is in: /metrics answers while it loads. */
   stats(): EngineStats {
-    return this.slot.peek()?.stats() ?? NO_STATS;
+    return this.slot.peek()?.stats() ?? emptyStats();
   }
 
   /** Serving while it loads: the process is alive (/health 200); /ready reports the loading. */

@@ -13,10 +13,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { createEngine } from './engine.ts';
 import { guardOrtCalls } from './ort.ts';
-import type { Engine, TranslationItem } from './types.ts';
+import type { Engine, TranslationItem, TranslationOutput } from './types.ts';
+import type { XalmaError } from '../errors.ts';
 import { isXalmaError } from '../errors.ts';
 import { WorkerLiveness } from './worker-liveness.ts';
-import type { EngineWorkerData, WorkerFault, WorkerReply, WorkerRequest } from './worker-protocol.ts';
+import type { EngineWorkerData, RowResult, WorkerFault, WorkerReply, WorkerRequest } from './worker-protocol.ts';
 
 const port = parentPort!;
 let engine: Engine | null = null;
@@ -36,6 +37,10 @@ function pushStats(): void {
 function errorPayload(err: unknown) {
   if (isXalmaError(err)) return { code: err.code, message: err.message, details: err.details };
   return { code: 'INTERNAL_ERROR' as const, message: err instanceof Error ? err.message : String(err) };
+}
+
+function rowResult(r: TranslationOutput | XalmaError): RowResult {
+  return isXalmaError(r) ? { error: errorPayload(r) } : { output: r };
 }
 
 function injectFault(fault: WorkerFault): void {
@@ -61,15 +66,16 @@ async function handle(msg: WorkerRequest): Promise<void> {
   try {
     switch (msg.type) {
       case 'translate': {
-        const items: TranslationItem[] = msg.items.map(({ aborted, ...it }, k) => {
+        const items: TranslationItem[] = msg.items.map(({ aborted, stream, ...it }, k) => {
           const c = new AbortController();
           if (aborted) c.abort();
           controllers.set(msg.itemIds[k], c);
-          return { ...it, signal: c.signal };
+          const onText = stream ? (delta: string) => reply({ type: 'text', id: msg.id, index: k, delta }) : undefined;
+          return { ...it, signal: c.signal, onText };
         });
         try {
-          const results = await engine!.translateBatch(items);
-          reply({ type: 'translated', id: msg.id, results: results.map((r) => (isXalmaError(r) ? { error: errorPayload(r) } : { output: r })) });
+          const results = await engine!.translateBatch(items, (index, r) => reply({ type: 'row', id: msg.id, index, result: rowResult(r) }));
+          reply({ type: 'translated', id: msg.id, results: results.map(rowResult) });
         } finally {
           for (const id of msg.itemIds) controllers.delete(id);
         }

@@ -5,14 +5,15 @@
  * slots; the rest of the batch runs.
  */
 import type { Logger } from 'pino';
-import { XalmaError } from '../errors.ts';
+import { XalmaError, isXalmaError } from '../errors.ts';
 import { loadModelPackage } from '../model/package.ts';
 import { readSafetensorsHeader } from '../model/safetensors.ts';
 import type { StackedKernel } from '../model/graph-builder.ts';
-import { generate, type GenRequest } from './generate.ts';
+import { DEFAULT_LIMITS, StepLoop, generateConfig, type LoopLimits } from './generate.ts';
+import { IncrementalDetokenizer } from './detokenizer.ts';
 import { createRunner, type ModeRunner } from './modes.ts';
 import { encodePrompt, loadTokenizer, type TextTokenizer } from './tokenizer.ts';
-import type { Engine, EngineHealth, EngineStats, LoadingMode, TranslationItem, TranslationOutput } from './types.ts';
+import type { Engine, EngineHealth, EngineStats, LoadingMode, RowListener, TranslationItem, TranslationOutput } from './types.ts';
 import { DEFAULT_DECODING } from './types.ts';
 import type { Manifest } from '../model/manifest-types.ts';
 
@@ -32,6 +33,8 @@ export interface EngineOptions {
   maxMergedSessions?: number;
   /** all mode: stacked LoRA kernel; default 'onehot' (faster, bench/results/graph-ops.md). */
   stackedKernel?: StackedKernel;
+  /** Step loop limits (generate.ts): rows, reserved tokens and prefill tokens per turn. */
+  limits?: Partial<LoopLimits>;
   /** Verify sha256 of package files and of each module's first load; default true. */
   verifyChecksums?: boolean;
   logger?: Logger;
@@ -45,7 +48,8 @@ export interface EngineOptions {
 
 class TranslationEngine implements Engine {
   readonly mixesGroups: boolean;
-  private counters = { batches: 0, rows: 0, outputTokens: 0 };
+  private counters = { rows: 0, outputTokens: 0 };
+  private readonly loop: StepLoop;
 
   constructor(
     readonly manifest: Manifest,
@@ -53,8 +57,10 @@ class TranslationEngine implements Engine {
     private readonly runner: ModeRunner,
     private readonly logger?: Logger,
     private readonly onStatsChange?: () => void,
+    limits?: LoopLimits,
   ) {
     this.mixesGroups = runner.mode === 'all';
+    this.loop = new StepLoop(generateConfig(manifest), limits);
   }
 
   get mode(): LoadingMode {
@@ -65,58 +71,59 @@ class TranslationEngine implements Engine {
     return this.runner.provider;
   }
 
-  async translateBatch(items: TranslationItem[]): Promise<Array<TranslationOutput | XalmaError>> {
-    const results: Array<TranslationOutput | XalmaError | undefined> = new Array(items.length);
-    const groups = [...new Set(items.map((i) => i.group))];
-    if (!this.mixesGroups && groups.length > 1) throw new XalmaError('INTERNAL_ERROR', `${this.mode} mode runs one group per batch, got ${groups.join(',')}`);
-    const { dims } = this.manifest;
+  /**
+   * Every item becomes a row of the engine's one step loop (generate.ts): rows of concurrent
+   * calls batch together at step boundaries and each settles as soon as it is done. In single
+   * and merged modes, rows of another group wait until the running group's rows are done.
+   */
+  async translateBatch(items: TranslationItem[], onRow?: RowListener): Promise<Array<TranslationOutput | XalmaError>> {
+    return Promise.all(
+      items.map(async (item, index) => {
+        const result = await this.translateOne(item).catch((err: unknown) => (isXalmaError(err) ? err : new XalmaError('INTERNAL_ERROR', 'the engine failed a row', undefined, { cause: err })));
+        onRow?.(index, result);
+        return result;
+      }),
+    );
+  }
 
-    const work: Array<{ index: number; req: GenRequest }> = [];
-    const { step, failed } = await this.runner.prepare(groups);
+  private async translateOne(item: TranslationItem): Promise<TranslationOutput | XalmaError> {
+    if (item.signal?.aborted) return { text: '', promptTokens: 0, outputTokens: 0, finishReason: 'aborted' };
+    const { dims } = this.manifest;
+    // Tokenized and checked against the context at admission, before a module is touched.
+    const promptIds = encodePrompt(this.tokenizer, { template: this.manifest.promptTemplate, sourceName: item.sourceName, targetName: item.targetName, text: item.text });
+    const room = dims.maxPositions - promptIds.length;
+    if (room < 1) {
+      return new XalmaError('INPUT_TOO_LONG', `the prompt has ${promptIds.length} tokens; this model takes at most ${dims.maxPositions - 1}`, { promptTokens: promptIds.length, maxPositions: dims.maxPositions });
+    }
+    const { step, failed } = await this.runner.prepare([item.group]);
     this.onStatsChange?.();
     try {
-      items.forEach((item, index) => {
-        const err = failed.get(item.group);
-        if (err) return void (results[index] = err);
-        if (item.signal?.aborted) return void (results[index] = { text: '', promptTokens: 0, outputTokens: 0, finishReason: 'aborted' });
-        const promptIds = encodePrompt(this.tokenizer, { template: this.manifest.promptTemplate, sourceName: item.sourceName, targetName: item.targetName, text: item.text });
-        const room = dims.maxPositions - promptIds.length;
-        if (room < 1) {
-          results[index] = new XalmaError('INPUT_TOO_LONG', `the prompt has ${promptIds.length} tokens; this model takes at most ${dims.maxPositions - 1}`, { promptTokens: promptIds.length, maxPositions: dims.maxPositions });
-          return;
-        }
-        const options = { ...item.options, maxNewTokens: Math.min(item.options.maxNewTokens, room) };
-        work.push({ index, req: { promptIds, options, module: item.group, signal: item.signal } });
-      });
-      if (work.length > 0 && step) {
-        const out = await generate(step, work.map((w) => w.req), {
-          vocabSize: dims.vocabSize,
-          eosId: this.manifest.tokenizer.eosId,
-          padId: this.manifest.tokenizer.padId,
-          kvHeads: dims.numKvHeads,
-          headDim: dims.headDim,
-        });
-        out.forEach((o, k) => {
-          const { index, req } = work[k];
-          // A stop at a cap the context imposed (below the caller's maxNewTokens) is a cut, not a length the caller chose.
-          const contextCut = o.finishReason === 'length' && req.options.maxNewTokens < items[index].options.maxNewTokens && o.tokens.length >= req.options.maxNewTokens;
-          results[index] = {
-            text: this.tokenizer.decode(o.tokens, { skipSpecialTokens: true }),
-            promptTokens: req.promptIds.length,
-            outputTokens: o.tokens.length,
-            finishReason: contextCut ? 'context' : o.finishReason,
-          };
-          this.counters.outputTokens += o.tokens.length;
-        });
-        this.counters.batches++;
-        this.counters.rows += work.length;
-      }
+      const err = failed.get(item.group);
+      if (err) return err;
+      if (!step) throw new XalmaError('INTERNAL_ERROR', `no step for group ${item.group}`);
+      const options = { ...item.options, maxNewTokens: Math.min(item.options.maxNewTokens, room) };
+      const detok = item.onText ? new IncrementalDetokenizer(this.tokenizer, { skipSpecialTokens: true }) : null;
+      const onToken = detok && item.onText ? (token: number) => {
+        const text = detok.push(token);
+        if (text) item.onText!(text);
+      } : undefined;
+      const o = await this.loop.submit({ promptIds, options, module: item.group, signal: item.signal, onToken }, step);
+      const tail = detok?.flush();
+      if (tail) item.onText!(tail);
+      // A stop at a cap the context imposed (below the caller's maxNewTokens) is a cut, not a length the caller chose.
+      const contextCut = o.finishReason === 'length' && options.maxNewTokens < item.options.maxNewTokens && o.tokens.length >= options.maxNewTokens;
+      this.counters.rows++;
+      this.counters.outputTokens += o.tokens.length;
+      return {
+        text: this.tokenizer.decode(o.tokens, { skipSpecialTokens: true }),
+        promptTokens: promptIds.length,
+        outputTokens: o.tokens.length,
+        finishReason: contextCut ? 'context' : o.finishReason,
+      };
     } finally {
-      if (step) this.runner.release(groups);
+      if (step) this.runner.release([item.group]);
       this.onStatsChange?.();
     }
-    // Every item got an output or an error above; a hole is a bug here, not a module problem.
-    return results.map((r) => r ?? new XalmaError('INTERNAL_ERROR', 'the engine produced no result for an item'));
   }
 
   async warmup(): Promise<void> {
@@ -128,7 +135,8 @@ class TranslationEngine implements Engine {
   }
 
   stats(): EngineStats {
-    return { ...this.counters, ...this.runner.stats() };
+    const loop = this.loop.stats;
+    return { ...this.counters, batches: loop.prefills, decodeSteps: loop.decodes, decodeRows: loop.decodeRows, ...this.runner.stats() };
   }
 
   /** In process there is no worker to replace: serving until the process ends. */
@@ -164,5 +172,5 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     verifyChecksums: verify,
   });
   options.logger?.info({ model: pkg.manifest.name, mode: runner.mode, provider: runner.provider, demo: pkg.manifest.demo }, 'engine ready');
-  return new TranslationEngine(pkg.manifest, tokenizer, runner, options.logger, options.onStatsChange);
+  return new TranslationEngine(pkg.manifest, tokenizer, runner, options.logger, options.onStatsChange, { ...DEFAULT_LIMITS, ...options.limits });
 }

@@ -37,8 +37,17 @@ export function moduleFactorSource(modules: ReadonlyArray<PackageFile | null>): 
   };
 }
 
+/**
+ * The engine's KV cache layout (kv-cache.ts): onnxruntime's GroupQueryAttention writing in place
+ * wherever it applies (it needs a head size that is a multiple of 8: every real LLaMA), else
+ * standard attention whose new keys the engine writes into the same cache.
+ */
+export function engineKvLayout(pkg: ModelPackage): 'shared' | 'append' {
+  return pkg.manifest.dims.headDim % 8 === 0 ? 'shared' : 'append';
+}
+
 function common(pkg: ModelPackage) {
-  return { dims: pkg.manifest.dims, logits: 'last' as const, norm: ENGINE_NORM, weightDtype: pkg.manifest.dtype };
+  return { dims: pkg.manifest.dims, logits: 'index' as const, kv: engineKvLayout(pkg), norm: ENGINE_NORM, weightDtype: pkg.manifest.dtype };
 }
 
 /** single mode: one graph, the active module's factors fed as inputs. */

@@ -15,8 +15,8 @@ import { mergedWeightsFile } from './merged-weights.ts';
 import { pastKeyName, pastValueName, presentKeyName, presentValueName, loraInputName, type StackedKernel } from '../model/graph-builder.ts';
 import { ModuleCache, bump, type ModuleCacheStats } from '../lora/cache.ts';
 import { checkedModuleFile, factorKey, loadModuleFile, type LoadedModule } from '../lora/module-file.ts';
-import { createSession, floatTensor, int64Tensor, tensorData, type OrtFeeds, type Session, type SessionConfig } from './ort.ts';
-import { allModeGraph, mergedModeGraph, singleModeGraph } from './graphs.ts';
+import { createSession, floatTensor, int32Tensor, int64Tensor, tensorData, type OrtFeeds, type OrtTensor, type Session, type SessionConfig } from './ort.ts';
+import { allModeGraph, engineKvLayout, mergedModeGraph, singleModeGraph } from './graphs.ts';
 import type { StepBatch, StepFn } from './generate.ts';
 import type { LoadingMode } from './types.ts';
 
@@ -59,33 +59,70 @@ function asCodedModuleError(err: unknown, group: number): XalmaError {
   return new XalmaError('MODULE_UNAVAILABLE', `group ${group}: ${(err as Error).message}`, { group }, { cause: err });
 }
 
-/** Feeds shared by every variant: ids, mask, positions and the past KV cache. */
-function baseFeeds(pkg: ModelPackage, b: StepBatch): OrtFeeds {
-  const { numLayers, numKvHeads, headDim } = pkg.manifest.dims;
-  const feeds: OrtFeeds = {
-    input_ids: int64Tensor(b.inputIds, [b.rows, b.seqLen]),
-    attention_mask: int64Tensor(b.attentionMask, [b.rows, b.pastLen + b.seqLen]),
-    position_ids: int64Tensor(b.positionIds, [b.rows, b.seqLen]),
-  };
-  const empty = new Float32Array(0);
-  for (let l = 0; l < numLayers; l++) {
-    const dims = [b.rows, numKvHeads, b.pastLen, headDim];
-    feeds[pastKeyName(l)] = floatTensor(b.past ? b.past[2 * l] : empty, dims);
-    feeds[pastValueName(l)] = floatTensor(b.past ? b.past[2 * l + 1] : empty, dims);
-  }
-  return feeds;
-}
-
-/** A StepFn over one session: the shared feeds plus what `extra` adds (LoRA factors, module ids). */
+/**
+ * A StepFn over one session: ids, positions, the KV cache in place, plus what `extra` adds
+ * (LoRA factors, module ids). 'shared': past and present are one buffer per layer (the same
+ * memory fed and fetched), GroupQueryAttention writes the new keys into it. 'append': the graph
+ * returns the new keys only and they are written at each row's length here.
+ */
 export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBatch, feeds: OrtFeeds) => void): StepFn {
-  const L = pkg.manifest.dims.numLayers;
+  const { numLayers: L, numKvHeads: kvh, headDim: hd } = pkg.manifest.dims;
+  const layout = engineKvLayout(pkg);
   return async (b) => {
-    const feeds = baseFeeds(pkg, b);
+    const feeds: OrtFeeds = {
+      input_ids: int64Tensor(b.inputIds, [b.rows, b.seqLen]),
+      position_ids: int64Tensor(b.positionIds, [b.rows, b.seqLen]),
+      logits_index: int64Tensor(b.logitsIndex, [b.rows]),
+    };
+    const fetches: Record<string, OrtTensor | null> = { logits: null };
+    const cap = b.kv.capacity;
+    if (layout === 'shared') {
+      const seqlens = new Int32Array(b.rows);
+      let total = 0;
+      for (let r = 0; r < b.rows; r++) {
+        seqlens[r] = b.pastLens[r] + b.newLens[r] - 1;
+        total = Math.max(total, seqlens[r] + 1);
+      }
+      // A prompt step must name its padded length (GroupQueryAttention's first-prompt rule).
+      if (b.seqLen > 1) total = b.seqLen;
+      feeds.seqlens_k = int32Tensor(seqlens, [b.rows]);
+      feeds.total_sequence_length = int32Tensor(Int32Array.of(total), []);
+      for (let l = 0; l < L; l++) {
+        for (const [which, past, present] of [['key', pastKeyName(l), presentKeyName(l)], ['value', pastValueName(l), presentValueName(l)]] as const) {
+          const view = b.kv.view(l, which, b.firstSlot, b.rows);
+          feeds[past] = floatTensor(view, [b.rows, kvh, cap, hd]);
+          fetches[present] = floatTensor(view, [b.rows, kvh, cap, hd]);
+        }
+      }
+    } else {
+      // A prompt step over empty caches reads no past at all; a decode step reads the whole
+      // capacity, masked past each row's length.
+      const fresh = b.pastLens.every((n) => n === 0);
+      const pastCap = fresh ? 0 : cap;
+      const T = pastCap + b.seqLen;
+      const mask = new BigInt64Array(b.rows * T);
+      for (let r = 0; r < b.rows; r++) {
+        for (let t = 0; t < b.pastLens[r] && t < pastCap; t++) mask[r * T + t] = 1n;
+        for (let j = 0; j < b.newLens[r]; j++) mask[r * T + pastCap + j] = 1n;
+      }
+      feeds.attention_mask = int64Tensor(mask, [b.rows, T]);
+      const empty = new Float32Array(0);
+      for (let l = 0; l < L; l++) {
+        feeds[pastKeyName(l)] = floatTensor(fresh ? empty : b.kv.view(l, 'key', b.firstSlot, b.rows), [b.rows, kvh, pastCap, hd]);
+        feeds[pastValueName(l)] = floatTensor(fresh ? empty : b.kv.view(l, 'value', b.firstSlot, b.rows), [b.rows, kvh, pastCap, hd]);
+        fetches[presentKeyName(l)] = null;
+        fetches[presentValueName(l)] = null;
+      }
+    }
     extra(b, feeds);
-    const out = await session.run(feeds);
-    const present: Float32Array[] = [];
-    for (let l = 0; l < L; l++) present.push(tensorData(out[presentKeyName(l)]), tensorData(out[presentValueName(l)]));
-    return { logits: tensorData(out.logits), present };
+    const out = await session.run(feeds, fetches);
+    if (layout === 'append') {
+      for (let l = 0; l < L; l++) {
+        b.kv.write(l, 'key', b.firstSlot, tensorData(out[presentKeyName(l)]), b.seqLen, b.pastLens, b.newLens);
+        b.kv.write(l, 'value', b.firstSlot, tensorData(out[presentValueName(l)]), b.seqLen, b.pastLens, b.newLens);
+      }
+    }
+    return { logits: tensorData(out.logits) };
   };
 }
 
@@ -99,7 +136,8 @@ function snapshot(c: ModuleCounters): ModeStats {
 /** single: base + the active module, factors as graph inputs. */
 export class SingleModeRunner implements ModeRunner {
   readonly mode = 'single' as const;
-  private readonly feedsOf = new WeakMap<LoadedModule, OrtFeeds>();
+  /** One step function per resident module: rows of the same module share it (generate.ts batches by step). */
+  private readonly stepOf = new WeakMap<LoadedModule, StepFn>();
   private readonly verified = new Set<number>();
   readonly cache: ModuleCache;
 
@@ -128,21 +166,22 @@ export class SingleModeRunner implements ModeRunner {
   }
 
   /** Activation: wrap the module's factors as ORT tensors once (no copy) and reuse them. */
-  private activate(m: LoadedModule): OrtFeeds {
-    let feeds = this.feedsOf.get(m);
-    if (feeds) return feeds;
-    feeds = {};
-    const { dims, lora } = this.opts.pkg.manifest;
+  private activate(m: LoadedModule): StepFn {
+    let step = this.stepOf.get(m);
+    if (step) return step;
+    const lora: OrtFeeds = {};
+    const { dims, lora: cfg } = this.opts.pkg.manifest;
     for (let l = 0; l < dims.numLayers; l++) {
-      for (const t of lora.targets) {
+      for (const t of cfg.targets) {
         const f = m.factors.get(factorKey(l, t))!;
         const [inDim, outDim] = linearShape(dims, t);
-        feeds[loraInputName(l, t, 'A')] = floatTensor(f.A, [lora.rank, inDim]);
-        feeds[loraInputName(l, t, 'B')] = floatTensor(f.B, [outDim, lora.rank]);
+        lora[loraInputName(l, t, 'A')] = floatTensor(f.A, [cfg.rank, inDim]);
+        lora[loraInputName(l, t, 'B')] = floatTensor(f.B, [outDim, cfg.rank]);
       }
     }
-    this.feedsOf.set(m, feeds);
-    return feeds;
+    step = stepWith(this.session, this.opts.pkg, (_b, feeds) => Object.assign(feeds, lora));
+    this.stepOf.set(m, step);
+    return step;
   }
 
   async prepare(groups: number[]) {
@@ -151,9 +190,7 @@ export class SingleModeRunner implements ModeRunner {
     const group = groups[0];
     try {
       const m = await this.cache.acquire(group);
-      const lora = this.activate(m);
-      const step = stepWith(this.session, this.opts.pkg, (_b, feeds) => Object.assign(feeds, lora));
-      return { step, failed };
+      return { step: this.activate(m), failed };
     } catch (err) {
       failed.set(group, asCodedModuleError(err, group));
       return { step: null, failed };
@@ -178,6 +215,7 @@ export class MergedModeRunner implements ModeRunner {
   readonly mode = 'merged' as const;
   private readonly sessions: LRUCache<number, Session>;
   private readonly building = new Map<number, Promise<Session>>();
+  private readonly stepOf = new WeakMap<Session, StepFn>();
   private readonly counters: ModuleCounters = { loads: {}, evictions: {}, hits: {} };
   private readonly inUse = new Map<number, number>();
   /** Sessions the LRU evicted while a batch was using them: released when it ends. */
@@ -243,7 +281,9 @@ export class MergedModeRunner implements ModeRunner {
     try {
       const session = await this.session(group);
       this.inUse.set(group, (this.inUse.get(group) ?? 0) + 1);
-      return { step: stepWith(session, this.opts.pkg, () => {}), failed };
+      let step = this.stepOf.get(session);
+      if (!step) this.stepOf.set(session, (step = stepWith(session, this.opts.pkg, () => {})));
+      return { step, failed };
     } catch (err) {
       failed.set(group, asCodedModuleError(err, group));
       return { step: null, failed };
@@ -286,6 +326,7 @@ export class AllModeRunner implements ModeRunner {
   private readonly failures = new Map<number, XalmaError>();
   private readonly counters: ModuleCounters = { loads: {}, evictions: {}, hits: {} };
   private rebuilding: Promise<void> | null = null;
+  private step: { session: Session; fn: StepFn } | null = null;
   private inFlight = 0;
   private readonly slotOf: Map<number, number>;
 
@@ -343,16 +384,23 @@ export class AllModeRunner implements ModeRunner {
       else bump(this.counters.hits, g);
     }
     this.inFlight++;
-    const session = this.session!;
+    return { step: this.stepFor(this.session!), failed };
+  }
+
+  /** One step function per stacked session (rows of every group share it). */
+  private stepFor(session: Session): StepFn {
+    if (this.step?.session === session) return this.step.fn;
     const slotOf = this.slotOf;
-    const step = stepWith(session, this.opts.pkg, (b, feeds) => {
+    const fn = stepWith(session, this.opts.pkg, (b, feeds) => {
       // b.modules holds group ids; the graph wants slot indices.
       const ids = new BigInt64Array(b.rows);
       for (let r = 0; r < b.rows; r++) ids[r] = BigInt(slotOf.get(b.modules[r]) ?? 0);
       feeds.module_ids = int64Tensor(ids, [b.rows]);
     });
-    return { step, failed };
+    this.step = { session, fn };
+    return fn;
   }
+
 
   release(): void {
     this.inFlight = Math.max(0, this.inFlight - 1);

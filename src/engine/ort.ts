@@ -3,7 +3,7 @@
  * Sessions come from `createSession`; nothing is created at import time.
  *
  * CUDA: onnxruntime-node's npm package bundles the CPU provider only; the CUDA provider's
- * binaries come from `npm install --onnxruntime-node-install=cuda12` on a GPU host (README).
+ * binaries come from onnxruntime-node's install script, run by hand on a GPU host (README "CUDA").
  * When CUDA is requested but absent, session creation fails inside ORT; we log that once and
  * fall back to CPU. The CUDA path is written but untested here (no GPU on this machine).
  */
@@ -29,7 +29,11 @@ export interface Session {
   /** Provider the session actually runs on. */
   readonly provider: 'cpu' | 'cuda';
   readonly inputNames: readonly string[];
-  run(feeds: OrtFeeds): Promise<Record<string, OrtTensor>>;
+  /**
+   * `fetches` names the outputs to return; a tensor there is written in place (the KV cache: the
+   * same memory as a feed, kv-cache.ts), null lets onnxruntime allocate.
+   */
+  run(feeds: OrtFeeds, fetches?: Record<string, OrtTensor | null>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
 
@@ -114,7 +118,7 @@ export async function createSession(model: Uint8Array | string, cfg: SessionConf
   return {
     provider,
     inputNames: session.inputNames,
-    run: (feeds) => guarded(() => session.run(feeds) as Promise<Record<string, OrtTensor>>),
+    run: (feeds, fetches) => guarded(() => (fetches ? session.run(feeds, fetches as ort.InferenceSession.FetchesType) : session.run(feeds)) as Promise<Record<string, OrtTensor>>),
     // Idempotent: an LRU eviction and a shutdown may both release the same session.
     release: async () => {
       if (released) return;
@@ -126,6 +130,10 @@ export async function createSession(model: Uint8Array | string, cfg: SessionConf
 
 export function int64Tensor(data: BigInt64Array, dims: number[]): OrtTensor {
   return new ort.Tensor('int64', data, dims);
+}
+
+export function int32Tensor(data: Int32Array, dims: number[]): OrtTensor {
+  return new ort.Tensor('int32', data, dims);
 }
 
 export function floatTensor(data: Float32Array, dims: number[]): OrtTensor {

@@ -19,7 +19,7 @@ import { XalmaError } from '../errors.ts';
 import type { Manifest } from '../model/manifest-types.ts';
 import type { EngineOptions } from './engine.ts';
 import { RestartBudget } from './restart-budget.ts';
-import type { Engine, EngineHealth, EngineState, EngineStats, LoadingMode, TranslationItem, TranslationOutput } from './types.ts';
+import type { Engine, EngineHealth, EngineState, EngineStats, LoadingMode, RowListener, TranslationItem, TranslationOutput } from './types.ts';
 import { WorkerConnection, emptyStats, toError, type WatchdogTiming, type WorkerLoss } from './worker-connection.ts';
 import type { EngineWorkerData, ReadyReply, WorkerFault } from './worker-protocol.ts';
 
@@ -90,7 +90,7 @@ export class ThreadedEngine implements Engine {
     this.adopt(first);
   }
 
-  async translateBatch(items: TranslationItem[]): Promise<Array<TranslationOutput | XalmaError>> {
+  async translateBatch(items: TranslationItem[], onRow?: RowListener): Promise<Array<TranslationOutput | XalmaError>> {
     const worker = this.serving();
     const itemIds = items.map(() => this.nextItemId++);
     const cleanups: Array<() => void> = [];
@@ -102,9 +102,12 @@ export class ThreadedEngine implements Engine {
       cleanups.push(() => it.signal!.removeEventListener('abort', onAbort));
     });
     try {
-      const plain = items.map(({ signal, ...rest }) => ({ ...rest, aborted: signal?.aborted ?? false }));
+      const plain = items.map(({ signal, onText, ...rest }) => ({ ...rest, aborted: signal?.aborted ?? false, stream: onText !== undefined }));
       // An item aborted before it was sent is marked so the worker skips it.
-      const reply = await worker.call({ type: 'translate', items: plain, itemIds });
+      const reply = await worker.call({ type: 'translate', items: plain, itemIds }, (msg) => {
+        if (msg.type === 'text') items[msg.index].onText?.(msg.delta);
+        else onRow?.(msg.index, 'error' in msg.result ? toError(msg.result.error) : msg.result.output);
+      });
       if (reply.type !== 'translated') throw new XalmaError('INTERNAL_ERROR', `engine worker: unexpected reply ${reply.type}`);
       return reply.results.map((r) => ('error' in r ? toError(r.error) : r.output));
     } finally {
@@ -226,6 +229,8 @@ export class ThreadedEngine implements Engine {
 
 function addStats(into: EngineStats, s: EngineStats): EngineStats {
   into.batches += s.batches;
+  into.decodeSteps += s.decodeSteps;
+  into.decodeRows += s.decodeRows;
   into.rows += s.rows;
   into.outputTokens += s.outputTokens;
   for (const key of ['moduleLoads', 'moduleEvictions', 'moduleHits'] as const) {

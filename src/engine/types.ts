@@ -1,6 +1,8 @@
 import type { XalmaError } from '../errors.ts';
 import type { Manifest } from '../model/manifest-types.ts';
 
+export type RowListener = (index: number, result: TranslationOutput | XalmaError) => void;
+
 /** How LoRA modules are held (DESIGN 1, "three loading methods"). */
 export type LoadingMode = 'single' | 'merged' | 'all';
 
@@ -40,6 +42,8 @@ export interface TranslationItem {
   options: DecodingOptions;
   /** Aborted rows stop costing compute at the next decode step. */
   signal?: AbortSignal;
+  /** Streaming: each piece of text as the tokens that complete it are made (greedy and sampling). */
+  onText?: (delta: string) => void;
 }
 
 /**
@@ -68,7 +72,11 @@ export interface Engine {
   readonly manifest: Manifest;
   /** true when one call may mix groups. */
   readonly mixesGroups: boolean;
-  translateBatch(items: TranslationItem[]): Promise<Array<TranslationOutput | XalmaError>>;
+  /**
+   * Rows of concurrent calls batch together at step boundaries (generate.ts). `onRow` hears of
+   * each row the moment it is done, before the call (which waits for all its rows) resolves.
+   */
+  translateBatch(items: TranslationItem[], onRow?: RowListener): Promise<Array<TranslationOutput | XalmaError>>;
   /** Loads what the mode needs up front and runs one tiny generation. */
   warmup(): Promise<void>;
   /** Counters as of now: every batch whose results were returned is in them. */
@@ -93,7 +101,11 @@ export interface EngineHealth {
 }
 
 export interface EngineStats {
+  /** Prefill steps: rows that joined the running batch together. */
   batches: number;
+  /** Decode steps and the rows in them (decodeRows / decodeSteps = mean decode batch). */
+  decodeSteps: number;
+  decodeRows: number;
   rows: number;
   outputTokens: number;
   /** per group id */

@@ -13,7 +13,7 @@ import { XalmaError } from '../errors.ts';
 import { HangWatchdog } from './hang-watchdog.ts';
 import type { EngineStats } from './types.ts';
 import { SupervisorLiveness, createLivenessBuffer } from './worker-liveness.ts';
-import type { EngineWorkerData, ErrorPayload, ReadyReply, WorkerFault, WorkerReply, WorkerRequest } from './worker-protocol.ts';
+import type { EngineWorkerData, ErrorPayload, ProgressReply, ReadyReply, WorkerFault, WorkerReply, WorkerRequest } from './worker-protocol.ts';
 
 export function toError(e: ErrorPayload): XalmaError {
   const err = new XalmaError(e.code, undefined, e.details);
@@ -22,7 +22,7 @@ export function toError(e: ErrorPayload): XalmaError {
 }
 
 export function emptyStats(): EngineStats {
-  return { batches: 0, rows: 0, outputTokens: 0, moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
+  return { batches: 0, decodeSteps: 0, decodeRows: 0, rows: 0, outputTokens: 0, moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
 }
 
 export type WorkerLoss = { kind: 'exited'; detail: string } | { kind: 'hung'; silentMs: number };
@@ -34,7 +34,7 @@ export interface WatchdogTiming {
   now: () => number;
 }
 
-type Pending = { resolve: (msg: WorkerReply) => void; reject: (err: Error) => void };
+type Pending = { resolve: (msg: WorkerReply) => void; reject: (err: Error) => void; progress?: (msg: ProgressReply) => void };
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 /** A request that gets a reply, before the connection numbers it. */
 export type CallRequest = WithoutId<Extract<WorkerRequest, { id: number }>>;
@@ -64,6 +64,7 @@ export class WorkerConnection {
       if (!('id' in msg)) return;
       const p = this.pending.get(msg.id);
       if (!p) return;
+      if (msg.type === 'row' || msg.type === 'text') return void p.progress?.(msg);
       this.pending.delete(msg.id);
       if (msg.type === 'failed') p.reject(toError(msg.error));
       else p.resolve(msg);
@@ -132,11 +133,12 @@ export class WorkerConnection {
     this.watchdog.start();
   }
 
-  call(req: CallRequest): Promise<WorkerReply> {
+  /** `progress` hears the call's 'row' and 'text' replies before its final one. */
+  call(req: CallRequest, progress?: (msg: ProgressReply) => void): Promise<WorkerReply> {
     if (this.lost) return Promise.reject(new XalmaError('ENGINE_FAILED', 'the engine worker was lost'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, progress });
       this.worker.postMessage({ ...req, id } as WorkerRequest);
     });
   }

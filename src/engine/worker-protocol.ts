@@ -27,7 +27,8 @@ export type EngineWorkerData = Omit<EngineOptions, 'logger' | 'onStatsChange'> &
 export type WorkerFault = 'exit' | 'block' | 'block-in-ort';
 
 export type WorkerRequest =
-  | { type: 'translate'; id: number; items: Array<Omit<TranslationItem, 'signal'> & { aborted: boolean }>; itemIds: number[] }
+  /** `stream`: the worker sends the item's text as it is made ('text' replies). */
+  | { type: 'translate'; id: number; items: Array<Omit<TranslationItem, 'signal' | 'onText'> & { aborted: boolean; stream: boolean }>; itemIds: number[] }
   | { type: 'abort'; itemIds: number[] }
   | { type: 'warmup'; id: number }
   | { type: 'close'; id: number }
@@ -38,10 +39,17 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'ready'; manifest: Manifest; mode: LoadingMode; provider: string; mixesGroups: boolean }
   | { type: 'init-failed'; error: ErrorPayload }
-  | { type: 'translated'; id: number; results: Array<{ output: TranslationOutput } | { error: ErrorPayload }> }
+  | { type: 'translated'; id: number; results: Array<RowResult> }
+  /** Progress of a translate call, before its 'translated': one row done, or streamed text of a row. */
+  | { type: 'row'; id: number; index: number; result: RowResult }
+  | { type: 'text'; id: number; index: number; delta: string }
   /** Pushed whenever the counters change, before the reply of the call that changed them. */
   | { type: 'stats'; stats: EngineStats }
   | { type: 'done'; id: number }
   | { type: 'failed'; id: number; error: ErrorPayload };
+
+export type RowResult = { output: TranslationOutput } | { error: ErrorPayload };
+
+export type ProgressReply = Extract<WorkerReply, { type: 'row' | 'text' }>;
 
 export type ReadyReply = Extract<WorkerReply, { type: 'ready' }>;

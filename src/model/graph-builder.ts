@@ -37,6 +37,8 @@ export type FactorSource = (slot: number, layer: number, target: LoraTarget, fac
 
 export type StackedKernel = 'gather' | 'onehot';
 
+export type KvLayout = 'concat' | 'append' | 'shared';
+
 export type LoraVariant =
   | { kind: 'none' }
   | { kind: 'inputs'; config: LoraConfig }
@@ -57,8 +59,21 @@ export interface DecoderGraphOptions {
   dims: LlamaDims;
   weights: WeightSource;
   lora: LoraVariant;
-  /** 'last' computes logits for the final position only (generation); 'all' for every position. */
-  logits: 'all' | 'last';
+  /**
+   * 'last' computes logits for the final position only; 'all' for every position; 'index' for
+   * one position per row, named by a `logits_index` input (flattened [b*s] indices: right-padded
+   * prompts end at different positions).
+   */
+  logits: 'all' | 'last' | 'index';
+  /**
+   * How the KV cache crosses the graph boundary (default 'concat'):
+   *   - 'concat': present = past ++ new (the usual decoder I/O other runtimes expect);
+   *   - 'append': present = the new positions only; past is a fixed-capacity cache [b, kvh, cap,
+   *     hd] whose unused positions attention_mask hides; the caller writes present into it;
+   *   - 'shared': onnxruntime's GroupQueryAttention over a fixed-capacity cache that past and
+   *     present share: the step writes its keys and values in place (see KV_LAYOUTS).
+   */
+  kv?: KvLayout;
   /** 'standard' = Pow/ReduceMean/Sqrt chain; 'contrib' = SimplifiedLayerNormalization. */
   norm: 'standard' | 'contrib';
   /** How linears and lm_head are stored (weight-storage.ts); default float32. */
@@ -170,12 +185,21 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
   const { numHeads: nh, numKvHeads: kvh, headDim: hd, hiddenSize: hidden } = dims;
   const half = hd / 2;
 
+  const kv = opts.kv ?? 'concat';
+  if (kv === 'shared' && hd % 8 !== 0) throw new XalmaError('INTERNAL_ERROR', `GroupQueryAttention needs a head size that is a multiple of 8, not ${hd}`);
   g.inputs.push({ name: 'input_ids', elemType: DataType.INT64, shape: ['batch_size', 'sequence_length'] });
-  g.inputs.push({ name: 'attention_mask', elemType: DataType.INT64, shape: ['batch_size', 'total_sequence_length'] });
+  if (kv !== 'shared') g.inputs.push({ name: 'attention_mask', elemType: DataType.INT64, shape: ['batch_size', 'total_sequence_length'] });
   g.inputs.push({ name: 'position_ids', elemType: DataType.INT64, shape: ['batch_size', 'sequence_length'] });
+  if (kv === 'shared') {
+    // GroupQueryAttention's own inputs: each row's keys so far minus one, and the longest total.
+    g.inputs.push({ name: 'seqlens_k', elemType: DataType.INT32, shape: ['batch_size'] });
+    g.inputs.push({ name: 'total_sequence_length', elemType: DataType.INT32, shape: [] });
+  }
+  if (opts.logits === 'index') g.inputs.push({ name: 'logits_index', elemType: DataType.INT64, shape: ['batch_size'] });
+  const pastAxis = kv === 'concat' ? 'past_sequence_length' : 'cache_capacity';
   for (let l = 0; l < dims.numLayers; l++) {
     for (const name of [pastKeyName(l), pastValueName(l)]) {
-      g.inputs.push({ name, elemType: DataType.FLOAT, shape: ['batch_size', kvh, 'past_sequence_length', hd] });
+      g.inputs.push({ name, elemType: DataType.FLOAT, shape: ['batch_size', kvh, pastAxis, hd] });
     }
   }
 
@@ -290,57 +314,88 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
     return g.op('Mul', [g.op('Mul', [x, inv]), weight]);
   };
 
-  // Shapes: past length from the first layer's cache, sequence length from input_ids.
-  const pastLen = g.op('Squeeze', [g.op('Shape', [pastKeyName(0)], { start: 2, end: 3 }), g.int64s([0])]);
-  const seqLen = g.op('Squeeze', [g.op('Shape', ['input_ids'], { start: 1, end: 2 }), g.int64s([0])]);
-  const totalLen = g.op('Add', [pastLen, seqLen]);
-
-  // Attention bias [b, 1, s, T]: 0 where key t <= past + i and attention_mask[b, t] = 1, else -1e9
-  // (finite, so a fully masked padding row gives a uniform softmax rather than NaN).
-  const keyIdx = g.op('Range', [g.int64Scalar(0), totalLen, g.int64Scalar(1)]);
-  const queryIdx = g.op('Unsqueeze', [g.op('Range', [pastLen, totalLen, g.int64Scalar(1)]), g.int64s([1])]);
-  const causal = g.op('LessOrEqual', [keyIdx, queryIdx]); // [s, T]
-  const padKeep = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: DataType.BOOL }), g.int64s([1, 2])]);
-  const allowed = g.op('And', [causal, padKeep]);
-  const bias = g.op('Where', [allowed, g.floatScalar(0), g.floatScalar(-1e9)]);
-
-  // RoPE tables gathered by position: [b, 1, s, hd] (cos, cos) and (-sin, sin) for rotate_half.
+  // RoPE tables gathered by position: [b, s, 1, hd] (cos, cos) and (-sin, sin) for rotate_half,
+  // applied to [b, s, heads, hd] (before any transpose, so every KV layout shares it).
   const tables = ropeTables(dims);
   const cosT = g.weight('rope.cos', [dims.maxPositions, half], { raw: new Uint8Array(tables.cos.buffer) });
   const sinT = g.weight('rope.sin', [dims.maxPositions, half], { raw: new Uint8Array(tables.sin.buffer) });
   const cosP = g.op('Gather', [cosT, 'position_ids'], { axis: 0 });
   const sinP = g.op('Gather', [sinT, 'position_ids'], { axis: 0 });
-  const cosFull = g.op('Unsqueeze', [g.op('Concat', [cosP, cosP], { axis: -1 }), g.int64s([1])]);
-  const sinSigned = g.op('Unsqueeze', [g.op('Concat', [g.op('Neg', [sinP]), sinP], { axis: -1 }), g.int64s([1])]);
+  const cosFull = g.op('Unsqueeze', [g.op('Concat', [cosP, cosP], { axis: -1 }), g.int64s([2])]);
+  const sinSigned = g.op('Unsqueeze', [g.op('Concat', [g.op('Neg', [sinP]), sinP], { axis: -1 }), g.int64s([2])]);
   const rope = (x: string): string => {
     const [x1, x2] = g.opN('Split', [x, g.int64s([half, half])], 2, { axis: -1 });
     const swapped = g.op('Concat', [x2, x1], { axis: -1 });
     return g.op('Add', [g.op('Mul', [x, cosFull]), g.op('Mul', [swapped, sinSigned])]);
   };
+  const splitHeads = (v: string, n: number) => g.op('Reshape', [v, g.int64s([0, 0, n, hd])]); // [b, s, n, hd]
+  const toBnsh = (v: string) => g.op('Transpose', [v], { perm: [0, 2, 1, 3] });
+  const cacheInfo = (name: string) => ({ name, elemType: DataType.FLOAT, shape: ['batch_size', kvh, kv === 'concat' ? 'total_sequence_length' : kv === 'append' ? 'sequence_length' : 'cache_capacity', hd] });
 
-  const qScale = g.floatScalar(1 / Math.sqrt(hd));
+  let attention: (h: string, l: number) => string;
+  if (kv === 'shared') {
+    // GroupQueryAttention (com.microsoft) reads and writes the cache in place: past and present
+    // are one caller-provided buffer (ORT sees the same pointer and skips its copy), each row's
+    // keys at positions 0..seqlens_k, right-padded. It attends over each row's own length, so a
+    // step costs O(length), not O(capacity).
+    const seqlensK = 'seqlens_k';
+    const total = 'total_sequence_length';
+    attention = (h, l) => {
+      const q = g.op('Reshape', [rope(splitHeads(linear(h, l, 'q_proj'), nh)), g.int64s([0, 0, nh * hd])]);
+      const k = g.op('Reshape', [rope(splitHeads(linear(h, l, 'k_proj'), kvh)), g.int64s([0, 0, kvh * hd])]);
+      const v = linear(h, l, 'v_proj');
+      g.nodes.push({
+        opType: 'GroupQueryAttention', domain: ms, name: `gqa_${l}`,
+        inputs: [q, k, v, pastKeyName(l), pastValueName(l), seqlensK, total],
+        outputs: [`gqa_${l}_out`, presentKeyName(l), presentValueName(l)],
+        attributes: { num_heads: nh, kv_num_heads: kvh },
+      });
+      g.outputs.push(cacheInfo(presentKeyName(l)), cacheInfo(presentValueName(l)));
+      return `gqa_${l}_out`;
+    };
+  } else {
+    // Standard ops. Shapes: past length from the first layer's cache, sequence length from input_ids.
+    const pastLen = g.op('Squeeze', [g.op('Shape', [pastKeyName(0)], { start: 2, end: 3 }), g.int64s([0])]);
+    const seqLen = g.op('Squeeze', [g.op('Shape', ['input_ids'], { start: 1, end: 2 }), g.int64s([0])]);
+    const totalLen = g.op('Add', [pastLen, seqLen]);
+    // Attention bias [b, 1, s, T]: 0 where key t <= past + i and attention_mask[b, t] = 1, else -1e9
+    // (finite, so a fully masked padding row gives a uniform softmax rather than NaN).
+    const keyIdx = g.op('Range', [g.int64Scalar(0), totalLen, g.int64Scalar(1)]);
+    const queryIdx = g.op('Unsqueeze', [g.op('Range', [pastLen, totalLen, g.int64Scalar(1)]), g.int64s([1])]);
+    const causal = g.op('LessOrEqual', [keyIdx, queryIdx]); // [s, T]
+    const padKeep = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: DataType.BOOL }), g.int64s([1, 2])]);
+    const allowed = g.op('And', [causal, padKeep]);
+    const bias = g.op('Where', [allowed, g.floatScalar(0), g.floatScalar(-1e9)]);
+    const qScale = g.floatScalar(1 / Math.sqrt(hd));
+    attention = (h, l) => {
+      // q [b, nh, s, hd] -> [b, kvh, g*s, hd]: query heads sharing a kv head become extra rows.
+      const q = g.op('Reshape', [toBnsh(rope(splitHeads(g.op('Mul', [linear(h, l, 'q_proj'), qScale]), nh))), g.int64s([0, kvh, -1, hd])]);
+      const kNew = toBnsh(rope(splitHeads(linear(h, l, 'k_proj'), kvh)));
+      const vNew = toBnsh(splitHeads(linear(h, l, 'v_proj'), kvh));
+      const k = g.op('Concat', [pastKeyName(l), kNew], { axis: 2 });
+      const v = g.op('Concat', [pastValueName(l), vNew], { axis: 2 });
+      g.output(kv === 'concat' ? k : kNew, cacheInfo(presentKeyName(l)));
+      g.output(kv === 'concat' ? v : vNew, cacheInfo(presentValueName(l)));
+      const scores = g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]); // [b, kvh, g*s, T]
+      const biased = g.op('Add', [g.op('Reshape', [scores, g.int64s([0, nh, -1, 0])]), bias]); // [b, nh, s, T]
+      const probs = g.op('Reshape', [g.op('Softmax', [biased], { axis: -1 }), g.int64s([0, kvh, -1, 0])]);
+      const ctx = g.op('Reshape', [g.op('MatMul', [probs, v]), g.int64s([0, nh, -1, hd])]); // [b, nh, s, hd]
+      return g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.int64s([0, 0, nh * hd])]);
+    };
+  }
+
   let x = g.op('Gather', [w(tensorNames.embed, [dims.vocabSize, hidden]), 'input_ids'], { axis: 0 });
   for (let l = 0; l < dims.numLayers; l++) {
     const h = rmsNorm(x, tensorNames.inputNorm(l));
-    const heads = (v: string, n: number) => g.op('Transpose', [g.op('Reshape', [v, g.int64s([0, 0, n, hd])])], { perm: [0, 2, 1, 3] });
-    // q [b, nh, s, hd] -> [b, kvh, g*s, hd]: query heads sharing a kv head become extra rows.
-    const q = g.op('Reshape', [rope(heads(g.op('Mul', [linear(h, l, 'q_proj'), qScale]), nh)), g.int64s([0, kvh, -1, hd])]);
-    const k = g.op('Concat', [pastKeyName(l), rope(heads(linear(h, l, 'k_proj'), kvh))], { axis: 2 });
-    const v = g.op('Concat', [pastValueName(l), heads(linear(h, l, 'v_proj'), kvh)], { axis: 2 });
-    g.output(k, { name: presentKeyName(l), elemType: DataType.FLOAT, shape: ['batch_size', kvh, 'total_sequence_length', hd] });
-    g.output(v, { name: presentValueName(l), elemType: DataType.FLOAT, shape: ['batch_size', kvh, 'total_sequence_length', hd] });
-
-    const scores = g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]); // [b, kvh, g*s, T]
-    const biased = g.op('Add', [g.op('Reshape', [scores, g.int64s([0, nh, -1, 0])]), bias]); // [b, nh, s, T]
-    const probs = g.op('Reshape', [g.op('Softmax', [biased], { axis: -1 }), g.int64s([0, kvh, -1, 0])]);
-    const ctx = g.op('Reshape', [g.op('MatMul', [probs, v]), g.int64s([0, nh, -1, hd])]); // [b, nh, s, hd]
-    const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.int64s([0, 0, nh * hd])]);
-    const attnOut = g.op('Add', [x, linear(merged, l, 'o_proj')]);
-
+    const attnOut = g.op('Add', [x, linear(attention(h, l), l, 'o_proj')]);
     const m = rmsNorm(attnOut, tensorNames.postAttnNorm(l));
     const gate = linear(m, l, 'gate_proj');
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(m, l, 'up_proj')]);
     x = g.op('Add', [attnOut, linear(act, l, 'down_proj')]);
+  }
+  if (opts.logits === 'index') {
+    // One position per row: [b, s, hidden] -> [b*s, hidden] -> rows logits_index -> [b, 1, hidden].
+    x = g.op('Unsqueeze', [g.op('Gather', [g.op('Reshape', [x, g.int64s([-1, hidden])]), 'logits_index'], { axis: 0 }), g.int64s([1])]);
   }
   if (opts.logits === 'last') {
     // Left-padded batches end every row at the last position.
@@ -348,7 +403,7 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
   }
   const normed = rmsNorm(x, tensorNames.finalNorm);
   const logits = matmul(normed, tensorNames.lmHead, hidden, dims.vocabSize);
-  g.output(logits, { name: 'logits', elemType: DataType.FLOAT, shape: ['batch_size', opts.logits === 'last' ? 1 : 'sequence_length', dims.vocabSize] });
+  g.output(logits, { name: 'logits', elemType: DataType.FLOAT, shape: ['batch_size', opts.logits === 'all' ? 'sequence_length' : 1, dims.vocabSize] });
 
   return encodeModel({
     irVersion: IR_VERSION,

@@ -6,7 +6,7 @@
  */
 
 /** onnx TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 export type DataTypeId = (typeof DataType)[keyof typeof DataType];
 
 export type AttributeValue = number | string | number[] | { f: number } | { ints: number[] } | { floats: number[] } | TensorDef;

@@ -1,7 +1,10 @@
 /**
  * The one owner of the request queue (STYLE: state and interfaces). Rows from every client
- * enter here; the loop is schedule -> engine.translateBatch -> update, one batch in flight
- * (the engine spends ORT's threads; a second concurrent batch on CPU only splits them).
+ * enter here; the loop is schedule -> engine.translateBatch -> update. The engine batches
+ * continuously (rows join its running batch at step boundaries, generate.ts), so batches are
+ * sent while others run, as long as the rows in the engine stay within maxBatchSize; each row
+ * is answered the moment the engine reports it done. In single/merged modes the rows in the
+ * engine are of one group: another group's rows wait until it drains (policy.ts decides when).
  *
  * Interface, as in vLLM: add(request), abort(ids), schedule(): Batch | null, update(batch, outputs).
  * Aborts of queued rows take effect at once; aborts of running rows signal the engine, which
@@ -17,6 +20,13 @@ import type { Batch, BatchReport, Entry, SchedulerOptions, SchedulerRequest } fr
 type Phase = 'created' | 'running' | 'stopping' | 'stopped';
 type BatchRunner = Pick<Engine, 'translateBatch'>;
 
+/** A batch sent to the engine whose rows are not all back yet. */
+interface Dispatched {
+  batch: Batch;
+  back: boolean[];
+  outstanding: number;
+}
+
 /** A fill window never stays open longer than this many maxWaitMs (15 ms default: 120 ms). */
 const FILL_CAP_WAITS = 8;
 
@@ -25,7 +35,9 @@ export class Scheduler {
   private readonly byRequest = new Map<string, Set<Entry>>();
   private readonly now: () => number;
   private queued = 0;
-  private running: Batch | null = null;
+  /** Rows sent to the engine and not reported back yet. */
+  private inEngine = 0;
+  private readonly dispatched = new Map<Batch, Dispatched>();
   private activeGroup: number | null = null;
   private seq = 0;
   private batchSeq = 0;
@@ -33,7 +45,7 @@ export class Scheduler {
   private loop: Promise<void> | null = null;
   /** Set while the loop sleeps; `add` and `stop` call it. */
   private wake: (() => void) | null = null;
-  private waitingFor: 'work' | 'fill' = 'work';
+  private waitingFor: 'work' | 'fill' | 'room' = 'work';
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -48,9 +60,9 @@ export class Scheduler {
     return this.queued;
   }
 
-  /** Rows in the batch the engine is running. */
+  /** Rows the engine is running (sent and not reported back). */
   get inFlight(): number {
-    return this.running ? this.running.entries.length : 0;
+    return this.inEngine;
   }
 
   /** Rows that may still be admitted before QUEUE_FULL. */
@@ -97,7 +109,7 @@ export class Scheduler {
     this.queues.push(entry);
     this.queued++;
     this.lastArrival = this.now();
-    if (this.wake && (this.waitingFor === 'work' || this.queued >= this.opts.maxBatchSize)) this.fireWake();
+    if (this.wake && (this.waitingFor !== 'fill' || this.queued >= this.opts.maxBatchSize)) this.fireWake();
     return promise;
   }
 
@@ -116,16 +128,18 @@ export class Scheduler {
   }
 
   /**
-   * Forms the next batch, or null when nothing is queued. Rows past their deadline are
-   * failed here instead of costing compute. Marks the rows running.
+   * Forms the next batch within the room the engine has (maxBatchSize minus the rows it runs),
+   * or null when nothing can go now. Rows past their deadline are failed here instead of
+   * costing compute. Marks the rows running.
    */
   schedule(): Batch | null {
-    if (this.running) return null;
+    const room = this.opts.maxBatchSize - this.inEngine;
+    if (room <= 0) return null;
     const now = this.now();
     const entries: Entry[] = [];
     let group: number | null = null;
     if (this.opts.mixesGroups) {
-      while (entries.length < this.opts.maxBatchSize) {
+      while (entries.length < room) {
         const heads = this.queues.heads();
         if (heads.length === 0) break;
         let oldest = heads[0];
@@ -138,7 +152,9 @@ export class Scheduler {
         const heads = this.queues.heads().map((e) => ({ group: e.item.group, oldestAt: e.enqueuedAt }));
         group = pickGroup(heads, this.activeGroup, now, this.opts.groupAgeBoundMs);
         if (group === null) break;
-        while (entries.length < this.opts.maxBatchSize) {
+        // The engine runs the active group: another one starts once its rows are back.
+        if (this.inEngine > 0 && group !== this.activeGroup) return null;
+        while (entries.length < room) {
           const e = this.queues.shift(group);
           if (!e) break;
           this.take(e, now, entries);
@@ -151,36 +167,41 @@ export class Scheduler {
       return null;
     }
     const batch: Batch = { id: ++this.batchSeq, group, entries, formedAt: now };
-    this.running = batch;
+    this.inEngine += entries.length;
+    this.dispatched.set(batch, { batch, back: entries.map(() => false), outstanding: entries.length });
     return batch;
+  }
+
+  /** One row of a dispatched batch is back from the engine: answered at once, room freed. */
+  private rowBack(batch: Batch, index: number, out: TranslationOutput | XalmaError | undefined): void {
+    const d = this.dispatched.get(batch);
+    if (!d || d.back[index]) return;
+    d.back[index] = true;
+    d.outstanding--;
+    this.inEngine--;
+    const entry = batch.entries[index];
+    if (entry.state === 'running') {
+      if (out === undefined) this.end(entry, 'failed', new XalmaError('INTERNAL_ERROR', 'the engine returned fewer results than rows'));
+      else if (isXalmaError(out)) this.end(entry, 'failed', out);
+      else if (out.finishReason === 'aborted') this.end(entry, 'aborted', new XalmaError('REQUEST_ABORTED'));
+      else this.end(entry, 'done', out);
+    }
+    if (this.waitingFor === 'room') this.fireWake();
   }
 
   /** Settles the rows of a finished batch; rows aborted meanwhile were answered already. */
   update(batch: Batch, outputs: ReadonlyArray<TranslationOutput | XalmaError>, durationMs = this.now() - batch.formedAt): BatchReport {
+    batch.entries.forEach((_, i) => this.rowBack(batch, i, outputs[i]));
+    this.dispatched.delete(batch);
     let outputTokens = 0;
     let failed = 0;
     let aborted = 0;
     batch.entries.forEach((entry, i) => {
-      if (entry.state !== 'running') {
-        aborted++;
-        return;
-      }
       const out = outputs[i];
-      if (out === undefined) {
-        failed++;
-        this.end(entry, 'failed', new XalmaError('INTERNAL_ERROR', 'the engine returned fewer results than rows'));
-      } else if (isXalmaError(out)) {
-        failed++;
-        this.end(entry, 'failed', out);
-      } else if (out.finishReason === 'aborted') {
-        aborted++;
-        this.end(entry, 'aborted', new XalmaError('REQUEST_ABORTED'));
-      } else {
-        outputTokens += out.outputTokens;
-        this.end(entry, 'done', out);
-      }
+      if (entry.state === 'done') outputTokens += out && !isXalmaError(out) ? out.outputTokens : 0;
+      else if (entry.state === 'failed') failed++;
+      else aborted++;
     });
-    if (this.running === batch) this.running = null;
     const report: BatchReport = {
       id: batch.id,
       group: batch.group,
@@ -209,7 +230,7 @@ export class Scheduler {
 
   /** Resolves once nothing is queued or running. */
   idle(): Promise<void> {
-    if (this.queued === 0 && !this.running) return Promise.resolve();
+    if (this.queued === 0 && this.inEngine === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -237,22 +258,31 @@ export class Scheduler {
         await this.sleep('work', Number.POSITIVE_INFINITY);
         continue;
       }
-      await this.waitForFill();
+      // A fill window only while the engine is idle: with rows running, new ones join them at
+      // the engine's next step anyway.
+      if (this.inEngine === 0) await this.waitForFill();
       const batch = this.schedule();
-      if (!batch) continue;
-      this.lastBatchRows = batch.entries.length;
-      const started = performance.now();
-      let outputs: Array<TranslationOutput | XalmaError>;
-      try {
-        outputs = await engine.translateBatch(batch.entries.map((e) => e.item));
-      } catch (err) {
-        const error = isXalmaError(err) ? err : new XalmaError('INTERNAL_ERROR', 'the engine failed a batch', undefined, { cause: err });
-        this.logger?.error({ err, batchId: batch.id, group: batch.group, size: batch.entries.length }, 'engine batch failed');
-        outputs = batch.entries.map(() => error);
+      if (!batch) {
+        if (this.queued > 0) await this.sleep('room', Number.POSITIVE_INFINITY);
+        continue;
       }
-      this.update(batch, outputs, performance.now() - started);
-      this.freeSince = this.now();
+      this.lastBatchRows = batch.entries.length;
+      this.dispatch(engine, batch);
     }
+  }
+
+  private dispatch(engine: BatchRunner, batch: Batch): void {
+    const started = performance.now();
+    const finish = (outputs: ReadonlyArray<TranslationOutput | XalmaError>) => {
+      this.update(batch, outputs, performance.now() - started);
+      if (this.inEngine === 0) this.freeSince = this.now();
+      if (this.waitingFor === 'room') this.fireWake();
+    };
+    engine.translateBatch(batch.entries.map((e) => e.item), (index, out) => this.rowBack(batch, index, out)).then(finish, (err: unknown) => {
+      const error = isXalmaError(err) ? err : new XalmaError('INTERNAL_ERROR', 'the engine failed a batch', undefined, { cause: err });
+      this.logger?.error({ err, batchId: batch.id, group: batch.group, size: batch.entries.length }, 'engine batch failed');
+      finish(batch.entries.map(() => error));
+    });
   }
 
   /**
@@ -288,7 +318,7 @@ export class Scheduler {
     }
   }
 
-  private sleep(reason: 'work' | 'fill', ms: number): Promise<void> {
+  private sleep(reason: 'work' | 'fill' | 'room', ms: number): Promise<void> {
     this.waitingFor = reason;
     return new Promise((resolve) => {
       const timer = Number.isFinite(ms) ? setTimeout(() => this.fireWake(), ms) : undefined;
@@ -330,7 +360,7 @@ export class Scheduler {
   }
 
   private checkIdle(): void {
-    if (this.queued !== 0 || this.running || this.idleWaiters.length === 0) return;
+    if (this.queued !== 0 || this.inEngine !== 0 || this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

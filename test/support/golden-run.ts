@@ -3,7 +3,8 @@
  * one prompt (its last-position logits), then greedy generation with EOS ignored.
  */
 import { expect } from 'vitest';
-import { generate, type StepBatch } from '../../src/engine/generate.ts';
+import { generate, generateConfig } from '../../src/engine/generate.ts';
+import { oneRow } from './one-row.ts';
 import { createRunner } from '../../src/engine/modes.ts';
 import { DEFAULT_DECODING, type LoadingMode } from '../../src/engine/types.ts';
 import type { ModelPackage } from '../../src/model/package.ts';
@@ -17,18 +18,9 @@ export async function runMode(p: ModelPackage, h: SafetensorsHeader, mode: Loadi
   try {
     const { step, failed } = await runner.prepare([group]);
     expect(failed.size, [...failed.values()].join('; ')).toBe(0);
-    const n = ids.length;
-    const batch: StepBatch = {
-      rows: 1, seqLen: n, pastLen: 0, past: null, modules: Int32Array.of(group),
-      inputIds: BigInt64Array.from(ids.map(BigInt)),
-      attentionMask: new BigInt64Array(n).fill(1n),
-      positionIds: BigInt64Array.from(ids.map((_, i) => BigInt(i))),
-    };
-    const { logits } = await step!(batch);
-    const { dims, tokenizer } = p.manifest;
-    const [out] = await generate(step!, [{ promptIds: ids, options: { ...DEFAULT_DECODING, maxNewTokens, ignoreEos: true }, module: group }], {
-      vocabSize: dims.vocabSize, eosId: tokenizer.eosId, padId: tokenizer.padId, kvHeads: dims.numKvHeads, headDim: dims.headDim,
-    });
+    const cfg = generateConfig(p.manifest);
+    const logits = await oneRow(step!, cfg, group).prefill(ids);
+    const [out] = await generate(step!, [{ promptIds: ids, options: { ...DEFAULT_DECODING, maxNewTokens, ignoreEos: true }, module: group }], cfg);
     runner.release([group]);
     return { logits, tokens: out.tokens };
   } finally {

@@ -9,7 +9,8 @@ import { cp, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '../../../src/engine/engine.ts';
-import { generate, type StepFn } from '../../../src/engine/generate.ts';
+import { generate, generateConfig, type StepFn } from '../../../src/engine/generate.ts';
+import { oneRow } from '../../support/one-row.ts';
 import { createRunner, type ModeRunner } from '../../../src/engine/modes.ts';
 import { encodePrompt, loadTokenizer } from '../../../src/engine/tokenizer.ts';
 import { DEFAULT_DECODING, type DecodingOptions, type Engine, type TranslationItem, type TranslationOutput } from '../../../src/engine/types.ts';
@@ -56,7 +57,7 @@ async function modelRunner() {
   });
   runners.push(runner);
   const { dims, tokenizer: ids, promptTemplate } = pkg.manifest;
-  const cfg = { vocabSize: dims.vocabSize, eosId: ids.eosId, padId: ids.padId, kvHeads: dims.numKvHeads, headDim: dims.headDim };
+  const cfg = generateConfig(pkg.manifest);
   const withStep = async <T>(group: number, use: (step: StepFn) => Promise<T>): Promise<T> => {
     const { step, failed } = await runner.prepare([group]);
     try {
@@ -73,36 +74,15 @@ async function modelRunner() {
     /** Sum of log p(token | prefix) over `tokens`, one decode step per token, with a plain float64 log-softmax. */
     logProb: (group: number, promptIds: number[], tokens: number[]) =>
       withStep(group, async (step) => {
-        const ones = (n: number) => new BigInt64Array(n).fill(1n);
-        let out = await step({
-          rows: 1,
-          seqLen: promptIds.length,
-          pastLen: 0,
-          inputIds: BigInt64Array.from(promptIds, BigInt),
-          attentionMask: ones(promptIds.length),
-          positionIds: BigInt64Array.from(promptIds, (_, i) => BigInt(i)),
-          modules: Int32Array.of(group),
-          past: null,
-        });
+        const row = oneRow(step, cfg, group);
+        let logitsNow = await row.prefill(promptIds);
         let total = 0;
         for (let i = 0; i < tokens.length; i++) {
-          const logits = Array.from(out.logits.subarray(0, dims.vocabSize));
+          const logits = Array.from(logitsNow.subarray(0, dims.vocabSize));
           const max = Math.max(...logits);
           const logZ = max + Math.log(logits.reduce((sum, x) => sum + Math.exp(x - max), 0));
           total += logits[tokens[i]] - logZ;
-          const pastLen = promptIds.length + i;
-          if (i + 1 < tokens.length) {
-            out = await step({
-              rows: 1,
-              seqLen: 1,
-              pastLen,
-              inputIds: BigInt64Array.of(BigInt(tokens[i])),
-              attentionMask: ones(pastLen + 1),
-              positionIds: BigInt64Array.of(BigInt(pastLen)),
-              modules: Int32Array.of(group),
-              past: out.present,
-            });
-          }
+          if (i + 1 < tokens.length) logitsNow = await row.decode(tokens[i]);
         }
         return total;
       }),
@@ -159,9 +139,37 @@ describe('loading modes', () => {
     expect((await e.translateBatch(items)).map((r) => ok(r).text)).toEqual(alone);
   });
 
-  it('refuses to mix groups in one batch outside all mode', async () => {
+  it('outside all mode, rows of different groups run one group after the other, each as if alone', async () => {
     const e = await engine('single');
-    await expect(e.translateBatch(itemsForAllGroups().slice(0, 2))).rejects.toThrow(/one group per batch/);
+    const items = itemsForAllGroups().slice(0, 3);
+    const before = e.stats();
+    expect((await e.translateBatch(items)).map((r) => ok(r).text)).toEqual(reference.slice(0, 3));
+    // Three groups: three separate prefills (never one step over two modules).
+    expect(e.stats().batches - before.batches).toBe(3);
+    const allMode = await engine('all');
+    const mixedBefore = allMode.stats();
+    await allMode.translateBatch(items);
+    expect(allMode.stats().batches - mixedBefore.batches).toBe(1);
+  });
+
+  it('a row that arrives while others decode joins them at a step boundary and leaves when done', async () => {
+    const e = await engine('all');
+    const items = itemsForAllGroups();
+    const long = { ...items[0], options: { ...items[0].options, maxNewTokens: 40, ignoreEos: true } };
+    const before = e.stats();
+    const first = e.translateBatch([long]);
+    // Let the long row prefill and decode a few steps, then send the others.
+    while (e.stats().decodeSteps - before.decodeSteps < 3) await new Promise((r) => setTimeout(r, 1));
+    const late = await e.translateBatch(items.slice(1));
+    expect(late.map((r) => ok(r).text)).toEqual(reference.slice(1));
+    const stepsWhenLateDone = e.stats().decodeSteps - before.decodeSteps;
+    const [longOut] = await first;
+    expect(ok(longOut).outputTokens).toBe(40);
+    const after = e.stats();
+    // The late rows shared decode steps with the long one (more rows than steps), and finished
+    // before it did (they did not wait for the whole batch).
+    expect(after.decodeRows - before.decodeRows).toBeGreaterThan(after.decodeSteps - before.decodeSteps);
+    expect(stepsWhenLateDone).toBeLessThan(after.decodeSteps - before.decodeSteps);
   });
 });
 

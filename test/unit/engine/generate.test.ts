@@ -3,14 +3,14 @@
  * probabilities are a table keyed by the tokens generated so far, so the right answer of greedy
  * and beam search can be worked out by hand.
  *
- * The fake model keeps each row's token ids in its KV cache (1 layer, 1 KV head, head size 1)
- * and reads a row's generated tokens back from the cache. A row whose cache is gathered wrongly
- * when beams are reordered or dropped sees another history and answers differently, and a
- * position id that does not count the row's real (unmasked) tokens throws, so the answers also
- * pin the batching bookkeeping.
+ * The fake model keeps each row's token ids in its KV cache (kv-cache.ts; 2 layers, 1 KV head,
+ * head size 1: ids and prompt marks) and reads a row's generated tokens back from its slot. A
+ * row whose cache is moved wrongly when beams fork or rows leave sees another history and
+ * answers differently, and a position id or logits index that does not count the row's own
+ * tokens throws, so the answers also pin the slot bookkeeping.
  */
 import { describe, expect, it } from 'vitest';
-import { generate, type GenRequest, type StepBatch, type StepFn } from '../../../src/engine/generate.ts';
+import { StepLoop, generate, type GenerateConfig, type GenRequest, type StepBatch, type StepFn } from '../../../src/engine/generate.ts';
 import { DEFAULT_DECODING, type DecodingOptions } from '../../../src/engine/types.ts';
 
 const PAD = 0;
@@ -18,7 +18,7 @@ const BOS = 1;
 const EOS = 2;
 const [A, B, C, D] = [3, 4, 5, 6];
 const V = 7;
-const CFG = { vocabSize: V, eosId: EOS, padId: PAD, kvHeads: 1, headDim: 1 };
+const CFG: GenerateConfig = { vocabSize: V, eosId: EOS, padId: PAD, layers: 2, kvHeads: 1, headDim: 1, maxPositions: 64 };
 /** Log-probability given to every token a table row does not list. */
 const UNLISTED = Math.log(1e-6);
 
@@ -33,30 +33,35 @@ interface FakeModel {
 
 function fakeModel(table: Table, opts: { onStep?: (stepIndex: number) => void } = {}): FakeModel {
   const rowsPerStep: number[] = [];
-  let promptLen = 0;
   const step: StepFn = async (b: StepBatch) => {
     opts.onStep?.(rowsPerStep.length);
     rowsPerStep.push(b.rows);
-    if (b.pastLen === 0) promptLen = b.seqLen;
-    const T = b.pastLen + b.seqLen;
-    const cache = new Float32Array(b.rows * T);
+    const S = b.seqLen;
+    // Layer 0 keeps the fed token ids, layer 1 marks prompt positions (fed by a prefill).
+    const ids = new Float32Array(b.rows * S);
+    const marks = new Float32Array(b.rows * S);
+    for (let r = 0; r < b.rows; r++) {
+      for (let t = 0; t < b.newLens[r]; t++) {
+        // A token's position id is the number of tokens of its row before it.
+        const pos = Number(b.positionIds[r * S + t]);
+        if (pos !== b.pastLens[r] + t) throw new Error(`row ${r}: position ${pos}, expected ${b.pastLens[r] + t}`);
+        ids[r * S + t] = Number(b.inputIds[r * S + t]);
+        marks[r * S + t] = b.pastLens[r] === 0 ? 1 : 0;
+      }
+      if (Number(b.logitsIndex[r]) !== r * S + b.newLens[r] - 1) throw new Error(`row ${r}: logits of position ${b.logitsIndex[r]}`);
+    }
+    b.kv.write(0, 'key', b.firstSlot, ids, S, b.pastLens, b.newLens);
+    b.kv.write(1, 'key', b.firstSlot, marks, S, b.pastLens, b.newLens);
     const logits = new Float32Array(b.rows * V);
     for (let r = 0; r < b.rows; r++) {
-      for (let t = 0; t < b.pastLen; t++) cache[r * T + t] = b.past![0][r * b.pastLen + t];
-      for (let t = 0; t < b.seqLen; t++) cache[r * T + b.pastLen + t] = Number(b.inputIds[r * b.seqLen + t]);
-      // A token's position id is the number of real (unmasked) tokens before it.
-      let real = 0;
-      for (let t = 0; t < T; t++) {
-        if (b.attentionMask[r * T + t] !== 1n) continue;
-        const k = t - b.pastLen;
-        if (k >= 0 && Number(b.positionIds[r * b.seqLen + k]) !== real) throw new Error(`row ${r}: position ${b.positionIds[r * b.seqLen + k]}, expected ${real}`);
-        real++;
-      }
-      const generated = cache.subarray(r * T + promptLen, (r + 1) * T);
-      const probs = table[Array.from(generated).join(',')] ?? {};
+      const len = b.pastLens[r] + b.newLens[r];
+      const cached = b.kv.view(0, 'key', b.firstSlot + r, 1).subarray(0, len);
+      const prompt = b.kv.view(1, 'key', b.firstSlot + r, 1).subarray(0, len);
+      const generated = Array.from(cached).filter((_, t) => prompt[t] === 0);
+      const probs = table[generated.join(',')] ?? {};
       for (let v = 0; v < V; v++) logits[r * V + v] = probs[v] === undefined ? UNLISTED : Math.log(probs[v]!);
     }
-    return { logits, present: [cache, cache.slice()] };
+    return { logits };
   };
   return { step, rowsPerStep };
 }
@@ -170,5 +175,75 @@ describe('generate: batches', () => {
     expect(aborted).toEqual({ tokens: [A, A], finishReason: 'aborted' });
     expect(other.tokens).toHaveLength(5);
     expect(model.rowsPerStep).toEqual([2, 2, 2, 1, 1]);
+  });
+});
+
+describe('continuous batching (StepLoop)', () => {
+  const LONG: Table = {};
+  const ignore = (maxNewTokens: number, promptIds = [BOS, D]) => req({ maxNewTokens, ignoreEos: true }, promptIds);
+
+  it('a request submitted while others decode joins at the next step and settles as soon as it is done', async () => {
+    const order: string[] = [];
+    const loop = new StepLoop(CFG, { maxRows: 8, maxBatchTokens: 1000, maxPrefillTokens: 1000 });
+    let late: Promise<unknown> | null = null;
+    const model = fakeModel(LONG, {
+      onStep: (i) => {
+        if (i === 2) late = loop.submit(ignore(2), model.step).then(() => order.push('late'));
+      },
+    });
+    const early = loop.submit(ignore(8), model.step).then((r) => order.push(`early:${r.tokens.length}`));
+    await early;
+    await late;
+    expect(order).toEqual(['late', 'early:8']);
+    // prefill(1), decode(1), decode(1) during which it arrives, then its prefill(1), shared decodes (2), the long row alone again.
+    expect(model.rowsPerStep.slice(0, 5)).toEqual([1, 1, 1, 1, 2]);
+    expect(model.rowsPerStep.at(-1)).toBe(1);
+  });
+
+  it('admits by reserved tokens: a request that does not fit the budget waits for a running one to finish', async () => {
+    // Each reserves 2 prompt + 3 new = 5 tokens; a budget of 10 runs two at a time.
+    const loop = new StepLoop(CFG, { maxRows: 8, maxBatchTokens: 10, maxPrefillTokens: 1000 });
+    const model = fakeModel(LONG);
+    const results = await Promise.all([0, 1, 2].map(() => loop.submit(ignore(3), model.step)));
+    expect(results.map((r) => r.tokens.length)).toEqual([3, 3, 3]);
+    expect(Math.max(...model.rowsPerStep)).toBe(2);
+    expect(loop.load.reservedTokens).toBe(0);
+  });
+
+  it('caps the prompt tokens prefilled per turn (one prompt always goes)', async () => {
+    const loop = new StepLoop(CFG, { maxRows: 8, maxBatchTokens: 1000, maxPrefillTokens: 5 });
+    const model = fakeModel(LONG);
+    const prefillRows: number[] = [];
+    const spy: StepFn = (b) => {
+      if (b.pastLens.every((n) => n === 0)) prefillRows.push(b.rows);
+      return model.step(b);
+    };
+    await Promise.all([[BOS, D, D], [BOS, D, D], [BOS, D, D, D, D, D, D]].map((p) => loop.submit(ignore(2, p), spy)));
+    // 3 + 3 > 5: one prompt per turn; the 7-token prompt goes alone although it exceeds the cap.
+    expect(prefillRows).toEqual([1, 1, 1]);
+  });
+
+  it('rows of different step functions (modules) never share a step; first come, first served', async () => {
+    const loop = new StepLoop(CFG, { maxRows: 8, maxBatchTokens: 1000, maxPrefillTokens: 1000 });
+    const trace: string[] = [];
+    const a = fakeModel(LONG, { onStep: () => trace.push('a') });
+    const b = fakeModel(LONG, { onStep: () => trace.push('b') });
+    await Promise.all([loop.submit(ignore(3), a.step), loop.submit(ignore(3), b.step), loop.submit(ignore(2), a.step)]);
+    // The third (module a again) does not jump the queue past b: no module starves.
+    expect(trace.join('')).toMatch(/^a+b+a+$/);
+    expect(Math.max(...a.rowsPerStep, ...b.rowsPerStep)).toBe(1);
+  });
+
+  it('a failing step fails its rows only; rows queued behind run afterwards', async () => {
+    const loop = new StepLoop(CFG, { maxRows: 8, maxBatchTokens: 1000, maxPrefillTokens: 1000 });
+    const good = fakeModel(LONG);
+    const bad: StepFn = async () => {
+      throw new Error('boom');
+    };
+    const [failed, fine] = await Promise.allSettled([loop.submit(ignore(2), bad), loop.submit(ignore(2), good.step)]);
+    expect(failed.status).toBe('rejected');
+    expect((failed as PromiseRejectedResult).reason).toMatchObject({ code: 'INTERNAL_ERROR' });
+    expect(fine).toMatchObject({ status: 'fulfilled', value: { finishReason: 'length' } });
+    expect(loop.load).toMatchObject({ running: 0, waiting: 0, reservedTokens: 0 });
   });
 });

@@ -193,14 +193,14 @@ describe('Scheduler run loop', () => {
     await drive(s.stop());
   });
 
-  it('a burst on an idle engine that arrives over longer than maxWaitMs still forms one batch', async () => {
-    // 24 rows, one every 1 ms. The first runs at once (a lone row on a quiet server); a fixed
-    // 10 ms window would then send the 19 that came by its end and make the last 4 wait through
-    // that batch ([1, 19, 4]); the window stays open while arrivals continue (gap < 5 ms), so
-    // the other 23 go together.
+  it('rows that arrive while the engine runs are sent at once, to join its batch at the next step', async () => {
+    // 24 rows, one every 1 ms, on an engine that takes 10 ms per call. The first runs at once (a
+    // lone row on a quiet server); every later one arrives while rows run and is sent at its
+    // arrival: none waits for an engine call to end (the engine batches them continuously).
     const runner = new FakeRunner(5, 2);
     const s = makeLoop({ mixesGroups: true, maxBatchSize: 32, maxWaitMs: 10 });
     s.start(runner);
+    const t0 = Date.now();
     const arrivals = (async () => {
       const all: Array<Promise<unknown>> = [];
       for (let i = 0; i < 24; i++) {
@@ -210,7 +210,18 @@ describe('Scheduler run loop', () => {
       return Promise.all(all);
     })();
     await drive(arrivals);
-    expect(runner.batches.map((b) => b.length)).toEqual([1, 23]);
+    expect(runner.batches.flat().map((i) => i.text)).toEqual(Array.from({ length: 24 }, (_, i) => `b${i}`));
+    expect(runner.sentAt.map((t) => t - t0)).toEqual(runner.batches.map((b) => Number(b[0].text.slice(1))));
+    await drive(s.stop());
+  });
+
+  it('never has more than maxBatchSize rows in the engine', async () => {
+    const runner = new FakeRunner(3, 2);
+    const s = makeLoop({ mixesGroups: true, maxBatchSize: 4, maxWaitMs: 1 });
+    s.start(runner);
+    await drive(Promise.all(Array.from({ length: 20 }, (_, i) => s.add({ requestId: `p${i}`, item: item(1) }))));
+    const peak = runner.peakRows;
+    expect(peak).toBe(4);
     await drive(s.stop());
   });
 
