@@ -40,13 +40,14 @@ export async function writeResults(name: string, record: object, markdown: strin
   await writeFile(join(RESULTS_DIR, `${name}.md`), markdown);
 }
 
-/** Makes the ~125M-parameter bench package once (seconds to a minute) and reuses it. */
-export async function ensureBenchModel(): Promise<string> {
-  if (!existsSync(join(BENCH_MODEL_DIR, 'manifest.json'))) {
+/** Makes the ~125M-parameter bench package (or another preset) once (seconds to a minute) and reuses it. */
+export async function ensureBenchModel(preset: 'bench' | 'bench-r80' = 'bench'): Promise<string> {
+  const dir = preset === 'bench' ? BENCH_MODEL_DIR : join(REPO_ROOT, 'bench', '.models', `xalma-${preset}-demo`);
+  if (!existsSync(join(dir, 'manifest.json'))) {
     const { makeModel } = await import('../src/model/make-model.ts');
     const t0 = Date.now();
-    await makeModel({ outDir: BENCH_MODEL_DIR, preset: 'bench', seed: 20250125 });
-    console.error(`made bench model in ${Date.now() - t0} ms at ${BENCH_MODEL_DIR}`);
+    await makeModel({ outDir: dir, preset, seed: 20250125 });
+    console.error(`made ${preset} model in ${Date.now() - t0} ms at ${dir}`);
   }
-  return BENCH_MODEL_DIR;
+  return dir;
 }

@@ -20,15 +20,13 @@
  * Results: bench/results/roofline.json and roofline.md.
  */
 import { parseArgs } from 'node:util';
-import { allModeGraph, baseWeightSource, ENGINE_NORM } from '../src/engine/graphs.ts';
-import { generate, type GenRequest, type StepFn } from '../src/engine/generate.ts';
+import { generate, generateConfig, type GenRequest, type StepBatch, type StepFn } from '../src/engine/generate.ts';
+import { KvCache } from '../src/engine/kv-cache.ts';
 import { createRunner } from '../src/engine/modes.ts';
-import { createSession, floatTensor, int64Tensor, type OrtFeeds, type Session } from '../src/engine/ort.ts';
+import { createSession, floatTensor, type OrtFeeds, type Session } from '../src/engine/ort.ts';
 import { encodePrompt, loadTokenizer } from '../src/engine/tokenizer.ts';
 import { DEFAULT_DECODING } from '../src/engine/types.ts';
-import { checkedModuleFile } from '../src/lora/module-file.ts';
-import { buildDecoderGraph, pastKeyName, pastValueName } from '../src/model/graph-builder.ts';
-import { loadModelPackage, type ModelPackage } from '../src/model/package.ts';
+import { loadModelPackage } from '../src/model/package.ts';
 import { readSafetensorsHeader } from '../src/model/safetensors.ts';
 import { ensureBenchModel, machineInfo, median, writeResults } from './common.ts';
 import { decodeStepFlops, decodeStepShapes, gemmGraph } from './lib/decode-shapes.ts';
@@ -74,37 +72,41 @@ const rooflineMs = gemm.reduce((t, g) => t + g.ms, 0);
 const stepFlops = decodeStepFlops(dims, ROWS);
 const rooflineGflops = stepFlops / rooflineMs / 1e6;
 
-// ---- 2. The engine's decode step ----
-function decodeFeeds(p: ModelPackage, rows: number, past: number): OrtFeeds {
-  const { numLayers, numKvHeads, headDim } = p.manifest.dims;
-  const feeds: OrtFeeds = {
-    input_ids: int64Tensor(new BigInt64Array(rows).fill(100n), [rows, 1]),
-    attention_mask: int64Tensor(new BigInt64Array(rows * (past + 1)).fill(1n), [rows, past + 1]),
-    position_ids: int64Tensor(new BigInt64Array(rows).fill(BigInt(past)), [rows, 1]),
-  };
-  const kv = new Float32Array(rows * numKvHeads * past * headDim).map((_, j) => Math.cos(j) * 0.1);
-  for (let l = 0; l < numLayers; l++) {
-    feeds[pastKeyName(l)] = floatTensor(kv, [rows, numKvHeads, past, headDim]);
-    feeds[pastValueName(l)] = floatTensor(kv, [rows, numKvHeads, past, headDim]);
-  }
-  return feeds;
-}
-
+// ---- 2. The engine's decode step (its own graphs and KV cache, through the mode runners) ----
 const steps: Array<{ graph: string; ms: number; gflops: number; efficiency: number }> = [];
-async function timeStep(graph: string, bytes: Buffer, extra: OrtFeeds = {}): Promise<void> {
-  const session = await createSession(bytes, SESSION, pkg.dir);
-  const ms = await timeRuns(session, { ...decodeFeeds(pkg, ROWS, PAST), ...extra }, timedRuns);
-  await session.release();
-  const gflops = stepFlops / ms / 1e6;
-  steps.push({ graph, ms, gflops, efficiency: gflops / rooflineGflops });
-  console.error(`decode step, ${graph}: ${ms.toFixed(1)} ms, ${gflops.toFixed(1)} GFLOP/s = ${((gflops / rooflineGflops) * 100).toFixed(0)}% of the GEMM roofline`);
+const genConfig = generateConfig(pkg.manifest);
+async function timeStep(graph: string, mode: 'merged' | 'all'): Promise<void> {
+  const r = await createRunner(mode, {
+    pkg, header, session: SESSION, maxResidentModules: 1, maxModuleBytes: 1024 ** 3, maxMergedSessions: 1, stackedKernel: 'onehot', verifyChecksums: false,
+  });
+  const groups = mode === 'all' ? pkg.manifest.groups.map((g) => g.id) : [1];
+  const { step } = await r.prepare(groups);
+  if (!step) throw new Error(`${mode} runner could not prepare`);
+  const kv = new KvCache(genConfig, dims.maxPositions);
+  kv.ensure(ROWS, PAST + 1, []);
+  const batch: StepBatch = {
+    rows: ROWS, seqLen: 1, firstSlot: 0, kv,
+    inputIds: new BigInt64Array(ROWS).fill(100n), positionIds: new BigInt64Array(ROWS).fill(BigInt(PAST)),
+    pastLens: new Int32Array(ROWS).fill(PAST), newLens: new Int32Array(ROWS).fill(1),
+    logitsIndex: BigInt64Array.from({ length: ROWS }, (_, i) => BigInt(i)),
+    modules: Int32Array.from({ length: ROWS }, (_, i) => groups[i % groups.length]),
+  };
+  for (let w = 0; w < 2; w++) await step(batch);
+  const ms: number[] = [];
+  for (let t = 0; t < timedRuns; t++) {
+    const start = performance.now();
+    await step(batch);
+    ms.push(performance.now() - start);
+  }
+  r.release(groups);
+  await r.close();
+  const m = median(ms);
+  const gflops = stepFlops / m / 1e6;
+  steps.push({ graph, ms: m, gflops, efficiency: gflops / rooflineGflops });
+  console.error(`decode step, ${graph}: ${m.toFixed(1)} ms, ${gflops.toFixed(1)} GFLOP/s = ${((gflops / rooflineGflops) * 100).toFixed(0)}% of the GEMM roofline`);
 }
-// The merged-mode graph has exactly these ops; merged weight values do not change its cost.
-await timeStep('merged mode (plain weights)', buildDecoderGraph({ dims, weights: baseWeightSource(pkg, header), lora: { kind: 'none' }, logits: 'last', norm: ENGINE_NORM }));
-const modules = await Promise.all(pkg.manifest.groups.map((g) => checkedModuleFile(pkg, g.id, { verifyChecksum: false })));
-await timeStep('all mode (8 stacked modules, onehot)', allModeGraph(pkg, header, modules, 'onehot'), {
-  module_ids: int64Tensor(BigInt64Array.from({ length: ROWS }, (_, i) => BigInt(i % modules.length)), [ROWS]),
-});
+await timeStep('merged mode (plain weights)', 'merged');
+await timeStep('all mode (8 stacked modules, onehot)', 'all');
 
 // ---- 3. Profile of whole generations: model step vs JS around it ----
 const tokenizer = await loadTokenizer(pkg.tokenizerPath);
@@ -121,11 +123,10 @@ const timed: StepFn = async (b) => {
   const out = await step(b);
   const ms = performance.now() - t;
   stepMs += ms;
-  if (b.past === null) prefillMs += ms;
+  if (b.seqLen > 1) prefillMs += ms;
   stepCalls++;
   return out;
 };
-const genConfig = { vocabSize: dims.vocabSize, eosId: pkg.manifest.tokenizer.eosId, padId: pkg.manifest.tokenizer.padId, kvHeads: dims.numKvHeads, headDim: dims.headDim };
 const requests = (rows: number): GenRequest[] =>
   Array.from({ length: rows }, (_, i) => ({
     promptIds: encodePrompt(tokenizer, { template: pkg.manifest.promptTemplate, sourceName: 'English', targetName: 'German', text: TEXTS[i % TEXTS.length] }),

@@ -6,7 +6,6 @@
  *   merged: one session per group with W + scale*B@A baked in; sessions kept in an LRU.
  *   all:    one session with every group's factors stacked; rows pick theirs by module_ids.
  */
-import { LRUCache } from 'lru-cache';
 import { XalmaError, isXalmaError } from '../errors.ts';
 import { linearShape } from '../model/architecture.ts';
 import type { ModelPackage, PackageFile } from '../model/package.ts';
@@ -210,28 +209,26 @@ export class SingleModeRunner implements ModeRunner {
   }
 }
 
-/** merged: a session per group with the module folded into the weights. */
+/**
+ * merged: a session per group with the module folded into the weights. Which groups have a
+ * session is the module cache's business (lora/cache.ts), as single mode's factors are: LRU,
+ * one build per group at a time, pinned while rows run, released when evicted and unpinned.
+ */
 export class MergedModeRunner implements ModeRunner {
   readonly mode = 'merged' as const;
-  private readonly sessions: LRUCache<number, Session>;
-  private readonly building = new Map<number, Promise<Session>>();
   private readonly stepOf = new WeakMap<Session, StepFn>();
-  private readonly counters: ModuleCounters = { loads: {}, evictions: {}, hits: {} };
-  private readonly inUse = new Map<number, number>();
-  /** Sessions the LRU evicted while a batch was using them: released when it ends. */
-  private readonly retired = new Map<number, Session>();
+  readonly cache: ModuleCache<Session>;
   private lastProvider: string;
 
   private constructor(private readonly opts: RunnerOptions) {
     this.lastProvider = opts.session.provider;
-    this.sessions = new LRUCache<number, Session>({
-      max: opts.maxMergedSessions,
-      disposeAfter: (session, group) => {
-        bump(this.counters.evictions, group);
-        // A session evicted mid-batch is released when its batch ends (see release()).
-        if (!this.inUse.get(group)) void session.release();
-        else this.retired.set(group, session);
-      },
+    this.cache = new ModuleCache<Session>({
+      maxModules: opts.maxMergedSessions,
+      // Counted by sessions: each holds a whole merged model.
+      maxBytes: Number.MAX_SAFE_INTEGER,
+      sizeOf: () => 1,
+      load: (group) => this.build(group),
+      dispose: (session) => void session.release(),
     });
   }
 
@@ -254,24 +251,7 @@ export class MergedModeRunner implements ModeRunner {
     const source = float && !imported ? { module } : { merged: await mergedWeightsFile(pkg, group, this.opts.header, module.header) };
     const session = await createSession(mergedModeGraph(pkg, this.opts.header, source), this.opts.session, pkg.dir);
     this.lastProvider = session.provider;
-    bump(this.counters.loads, group);
     return session;
-  }
-
-  private async session(group: number): Promise<Session> {
-    const cached = this.sessions.get(group);
-    if (cached) {
-      bump(this.counters.hits, group);
-      return cached;
-    }
-    let pending = this.building.get(group);
-    if (!pending) {
-      pending = this.build(group).finally(() => this.building.delete(group));
-      this.building.set(group, pending);
-    }
-    const s = await pending;
-    this.sessions.set(group, s);
-    return s;
   }
 
   async prepare(groups: number[]) {
@@ -279,8 +259,7 @@ export class MergedModeRunner implements ModeRunner {
     if (new Set(groups).size !== 1) throw new XalmaError('INTERNAL_ERROR', 'merged mode runs one group per batch');
     const group = groups[0];
     try {
-      const session = await this.session(group);
-      this.inUse.set(group, (this.inUse.get(group) ?? 0) + 1);
+      const session = await this.cache.acquire(group);
       let step = this.stepOf.get(session);
       if (!step) this.stepOf.set(session, (step = stepWith(session, this.opts.pkg, () => {})));
       return { step, failed };
@@ -291,30 +270,15 @@ export class MergedModeRunner implements ModeRunner {
   }
 
   release(groups: number[]): void {
-    for (const g of new Set(groups)) {
-      const n = (this.inUse.get(g) ?? 0) - 1;
-      if (n > 0) {
-        this.inUse.set(g, n);
-        continue;
-      }
-      this.inUse.delete(g);
-      const retired = this.retired.get(g);
-      if (retired) {
-        this.retired.delete(g);
-        void retired.release();
-      }
-    }
+    for (const g of new Set(groups)) this.cache.release(g);
   }
 
   stats(): ModeStats {
-    return snapshot(this.counters);
+    return snapshot(this.cache.stats);
   }
 
   async close(): Promise<void> {
-    const all = [...this.sessions.values(), ...this.retired.values()];
-    this.retired.clear();
-    this.sessions.clear();
-    await Promise.all(all.map((s) => s.release()));
+    this.cache.clear();
   }
 }
 
@@ -391,11 +355,34 @@ export class AllModeRunner implements ModeRunner {
   private stepFor(session: Session): StepFn {
     if (this.step?.session === session) return this.step.fn;
     const slotOf = this.slotOf;
+    const G = this.modules.length;
+    const grouped = this.opts.stackedKernel === 'grouped';
     const fn = stepWith(session, this.opts.pkg, (b, feeds) => {
       // b.modules holds group ids; the graph wants slot indices.
-      const ids = new BigInt64Array(b.rows);
-      for (let r = 0; r < b.rows; r++) ids[r] = BigInt(slotOf.get(b.modules[r]) ?? 0);
-      feeds.module_ids = int64Tensor(ids, [b.rows]);
+      const slots = Int32Array.from(b.modules, (m) => slotOf.get(m) ?? 0);
+      if (!grouped) {
+        feeds.module_ids = int64Tensor(BigInt64Array.from(slots, BigInt), [b.rows]);
+        return;
+      }
+      // Token rows sorted by module (a counting sort, stable): each module's rows are one run.
+      const S = b.seqLen;
+      const counts = new Int32Array(G + 1);
+      for (let r = 0; r < b.rows; r++) counts[slots[r] + 1] += S;
+      for (let k = 0; k < G; k++) counts[k + 1] += counts[k];
+      const bounds = BigInt64Array.from(counts, BigInt);
+      const next = counts.slice(0, G);
+      const order = new BigInt64Array(b.rows * S);
+      const inverse = new BigInt64Array(b.rows * S);
+      for (let r = 0; r < b.rows; r++) {
+        for (let j = 0; j < S; j++) {
+          const at = next[slots[r]]++;
+          order[at] = BigInt(r * S + j);
+          inverse[r * S + j] = BigInt(at);
+        }
+      }
+      feeds.module_order = int64Tensor(order, [order.length]);
+      feeds.module_inverse = int64Tensor(inverse, [inverse.length]);
+      feeds.module_bounds = int64Tensor(bounds, [G + 1]);
     });
     this.step = { session, fn };
     return fn;

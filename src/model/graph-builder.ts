@@ -35,7 +35,16 @@ export type WeightSource = (name: string, shape: number[]) => WeightData;
 /** One LoRA factor of one module (PEFT layout: A [r, in], B [out, r]); null = no module (zeros). */
 export type FactorSource = (slot: number, layer: number, target: LoraTarget, factor: 'A' | 'B', shape: number[]) => WeightData | null;
 
-export type StackedKernel = 'gather' | 'onehot';
+/**
+ * How all mode applies each row's own module (bench/all-mode.ts measures them):
+ *   - onehot: every module's LoRA for every row, masked to the row's own (one GEMM pair; costs
+ *     G times one module's FLOPs: fine at low rank, ~2x the base at X-ALMA's rank/hidden ratio);
+ *   - grouped: token rows sorted by module (inputs module_order/module_inverse/module_bounds),
+ *     each module's GEMMs over its own rows only (Punica's SGMV idea in standard ops: one
+ *     module's FLOPs per row, plus a few small ops per module);
+ *   - gather: each row's factors gathered and applied with batched MatMuls (copies factors).
+ */
+export type StackedKernel = 'gather' | 'onehot' | 'grouped';
 
 export type KvLayout = 'concat' | 'append' | 'shared';
 
@@ -206,7 +215,14 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
   // Per-row module selection for the stacked variant.
   let rowMask = '';
   let moduleIds = '';
-  if (lora.kind === 'stacked') {
+  let bounds: string[] = [];
+  if (lora.kind === 'stacked' && lora.kernel === 'grouped') {
+    // Token rows ([b*s]) in module order, the way back, and where each module's rows start.
+    g.inputs.push({ name: 'module_order', elemType: DataType.INT64, shape: ['tokens'] });
+    g.inputs.push({ name: 'module_inverse', elemType: DataType.INT64, shape: ['tokens'] });
+    g.inputs.push({ name: 'module_bounds', elemType: DataType.INT64, shape: [lora.groups + 1] });
+    bounds = Array.from({ length: lora.groups + 1 }, (_, k) => g.op('Slice', ['module_bounds', g.int64s([k]), g.int64s([k + 1])]));
+  } else if (lora.kind === 'stacked') {
     g.inputs.push({ name: 'module_ids', elemType: DataType.INT64, shape: ['batch_size'] });
     moduleIds = 'module_ids';
     if (lora.kernel === 'onehot') {
@@ -280,6 +296,16 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
     } else {
       const r = lora.config.rank;
       const slots = Array.from({ length: lora.groups }, (_, slot) => slot);
+      if (lora.kernel === 'grouped') {
+        const sorted = g.op('Gather', [x2, 'module_order'], { axis: 0 });
+        const deltas = slots.map((slot) => {
+          const rows = g.op('Slice', [sorted, bounds[slot], bounds[slot + 1], g.int64s([0])]);
+          const u = g.op('Gemm', [rows, factor(lora.factors, slot, layer, target, 'A')], { transB: 1 });
+          return g.op('Gemm', [u, factor(lora.factors, slot, layer, target, 'B')], { transB: 1, alpha: { f: scale } });
+        });
+        delta2 = g.op('Gather', [g.op('Concat', deltas, { axis: 0 }), 'module_inverse'], { axis: 0 });
+        return g.op('Add', [y, g.op('Reshape', [delta2, g.op('Shape', [y])])]);
+      }
       const as = slots.map((slot) => factor(lora.factors, slot, layer, target, 'A'));
       const bs = slots.map((slot) => factor(lora.factors, slot, layer, target, 'B'));
       // Stacked: A [G*r, in] (slot g owns rows g*r..), B [out, G*r] (columns g*r..); the gather

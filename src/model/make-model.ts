@@ -25,8 +25,10 @@ export interface ModelPreset {
  * tiny: the embedded default (about 10 MB with its 8 modules), fast enough for every test.
  * bench: ~125M parameters (LLaMA shape at GPT-2-small width, GQA 12/4 heads) for benchmarks;
  * generated at benchmark time, never committed.
+ * bench-r80: the bench model with X-ALMA's LoRA-to-base proportions: rank 80 on hidden 768 is
+ * X-ALMA's rank 512 on hidden 5120 (rank/hidden ~0.1; a module ~15% of the base's weights).
  */
-export const PRESETS: Record<'tiny' | 'bench', ModelPreset> = {
+export const PRESETS: Record<'tiny' | 'bench' | 'bench-r80', ModelPreset> = {
   tiny: {
     dims: { vocabSize: 4096, hiddenSize: 128, intermediateSize: 352, numLayers: 4, numHeads: 4, numKvHeads: 2, headDim: 32, maxPositions: 1024, rmsNormEps: 1e-5, ropeTheta: 10000 },
     lora: { rank: 8, scale: 2, targets: LORA_TARGETS },
@@ -34,6 +36,10 @@ export const PRESETS: Record<'tiny' | 'bench', ModelPreset> = {
   bench: {
     dims: { vocabSize: 32000, hiddenSize: 768, intermediateSize: 2048, numLayers: 12, numHeads: 12, numKvHeads: 4, headDim: 64, maxPositions: 2048, rmsNormEps: 1e-5, ropeTheta: 10000 },
     lora: { rank: 16, scale: 2, targets: LORA_TARGETS },
+  },
+  'bench-r80': {
+    dims: { vocabSize: 32000, hiddenSize: 768, intermediateSize: 2048, numLayers: 12, numHeads: 12, numKvHeads: 4, headDim: 64, maxPositions: 2048, rmsNormEps: 1e-5, ropeTheta: 10000 },
+    lora: { rank: 80, scale: 2, targets: LORA_TARGETS },
   },
 };
 

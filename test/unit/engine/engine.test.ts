@@ -127,9 +127,13 @@ describe('loading modes', () => {
     expect(batched).toEqual(reference);
   });
 
-  it('all mode with the gather kernel equals the one-hot kernel', async () => {
-    const e = await engine('all', { stackedKernel: 'gather' });
+  it.each(['gather', 'grouped'] as const)('all mode with the %s kernel equals the one-hot kernel, groups mixed and in any row order', async (kernel) => {
+    const e = await engine('all', { stackedKernel: kernel });
     expect((await e.translateBatch(itemsForAllGroups())).map((r) => ok(r).text)).toEqual(reference);
+    // Rows of a group scattered through the batch (the grouped kernel sorts them by module and back).
+    const shuffled = [5, 0, 7, 2, 1, 6, 3, 4];
+    const items = itemsForAllGroups();
+    expect((await e.translateBatch(shuffled.map((i) => items[i]))).map((r) => ok(r).text)).toEqual(shuffled.map((i) => reference[i]));
   });
 
   it('single mode: a batch of one group with different lengths equals rows run alone', async () => {

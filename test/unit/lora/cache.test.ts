@@ -187,4 +187,28 @@ describe('ModuleCache: loads', () => {
     expect(await use(cache, 2)).toBe(two);
     expect(loader.calls).toEqual([1, 2, 3]);
   });
+
+  it('disposes what leaves residency: at eviction when unpinned, at the last release when pinned, and all on clear (merged mode releases sessions so)', async () => {
+    const disposed: string[] = [];
+    const cache = new ModuleCache<{ name: string }>({
+      maxModules: 1,
+      maxBytes: 1e9,
+      sizeOf: () => 1,
+      load: async (group) => ({ name: `s${group}` }),
+      dispose: (value, group) => disposed.push(`${value.name}@${group}`),
+    });
+    await cache.acquire(1);
+    cache.release(1);
+    await cache.acquire(2); // evicts 1, unpinned: disposed now
+    expect(disposed).toEqual(['s1@1']);
+    await cache.acquire(3); // evicts 2 while pinned: parked, not disposed
+    expect(disposed).toEqual(['s1@1']);
+    cache.release(2);
+    expect(disposed).toEqual(['s1@1', 's2@2']);
+    cache.release(3);
+    cache.clear();
+    expect(disposed).toEqual(['s1@1', 's2@2', 's3@3']);
+    expect(cache.stats.evictions).toEqual({ 1: 1, 2: 1 });
+  });
 });
+
