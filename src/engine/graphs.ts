@@ -38,12 +38,13 @@ export function moduleFactorSource(modules: ReadonlyArray<PackageFile | null>): 
 }
 
 /**
- * The engine's KV cache layout (kv-cache.ts): onnxruntime's GroupQueryAttention writing in place
- * wherever it applies (it needs a head size that is a multiple of 8: every real LLaMA), else
- * standard attention whose new keys the engine writes into the same cache.
+ * The engine's KV cache layout (kv-cache.ts): onnxruntime's GroupQueryAttention reading the
+ * cache wherever it applies (it needs a head size that is a multiple of 8: every real LLaMA),
+ * else standard attention over the whole capacity, masked. Either way the graph returns the
+ * new keys and values and the engine writes them into the cache.
  */
-export function engineKvLayout(pkg: ModelPackage): 'shared' | 'append' {
-  return pkg.manifest.dims.headDim % 8 === 0 ? 'shared' : 'append';
+export function engineKvLayout(pkg: ModelPackage): 'gqa' | 'append' {
+  return pkg.manifest.dims.headDim % 8 === 0 ? 'gqa' : 'append';
 }
 
 function common(pkg: ModelPackage) {

@@ -1,10 +1,12 @@
 /**
  * The KV cache: for every layer a key and a value buffer [rows, kvHeads, capacity, headDim],
  * one slot per running row (rows occupy slots 0..n-1), each row's positions 0..len-1 valid
- * (right-padded). A decode step writes its keys in place (GroupQueryAttention with past and
- * present sharing one buffer, graph-builder.ts 'shared'), or hands them back for `write` to
- * put at each row's length ('append', the standard-op fallback). Either way nothing of the
- * past is copied per step.
+ * (right-padded). A step reads the cache as a view (onnxruntime-node feeds a typed array
+ * without copying it) and hands back only its new keys and values, which `write` puts at each
+ * row's length: nothing of the past is copied per step in JavaScript. (onnxruntime's
+ * GroupQueryAttention could also write in place, past and present being one buffer, but
+ * onnxruntime-node copies every fetched output into a new ArrayBuffer: that was O(capacity) per
+ * step and measured slower, graph-builder.ts.)
  *
  * Copies happen only at events: growing the buffers (doubling, so O(log) times per busy
  * period), and moving a row into a freed slot when a row leaves or a beam forks (one row's

@@ -14,7 +14,7 @@ import { mergedWeightsFile } from './merged-weights.ts';
 import { pastKeyName, pastValueName, presentKeyName, presentValueName, loraInputName, type StackedKernel } from '../model/graph-builder.ts';
 import { ModuleCache, bump, type ModuleCacheStats } from '../lora/cache.ts';
 import { checkedModuleFile, factorKey, loadModuleFile, type LoadedModule } from '../lora/module-file.ts';
-import { createSession, floatTensor, int32Tensor, int64Tensor, tensorData, type OrtFeeds, type OrtTensor, type Session, type SessionConfig } from './ort.ts';
+import { createSession, floatTensor, int32Tensor, int64Tensor, tensorData, type OrtFeeds, type Session, type SessionConfig } from './ort.ts';
 import { allModeGraph, engineKvLayout, mergedModeGraph, singleModeGraph } from './graphs.ts';
 import type { StepBatch, StepFn } from './generate.ts';
 import type { LoadingMode } from './types.ts';
@@ -59,10 +59,11 @@ function asCodedModuleError(err: unknown, group: number): XalmaError {
 }
 
 /**
- * A StepFn over one session: ids, positions, the KV cache in place, plus what `extra` adds
- * (LoRA factors, module ids). 'shared': past and present are one buffer per layer (the same
- * memory fed and fetched), GroupQueryAttention writes the new keys into it. 'append': the graph
- * returns the new keys only and they are written at each row's length here.
+ * A StepFn over one session: ids, positions, the KV cache (fed as views of kv-cache.ts, no
+ * copy), plus what `extra` adds (LoRA factors, module ids). The graph returns the step's new keys
+ * and values, written here at each row's length. 'gqa': GroupQueryAttention reads each row's
+ * own length (seqlens_k). 'append': standard attention over the whole capacity, masked; a
+ * prompt step over empty caches reads no past at all.
  */
 export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBatch, feeds: OrtFeeds) => void): StepFn {
   const { numLayers: L, numKvHeads: kvh, headDim: hd } = pkg.manifest.dims;
@@ -73,9 +74,9 @@ export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBat
       position_ids: int64Tensor(b.positionIds, [b.rows, b.seqLen]),
       logits_index: int64Tensor(b.logitsIndex, [b.rows]),
     };
-    const fetches: Record<string, OrtTensor | null> = { logits: null };
-    const cap = b.kv.capacity;
-    if (layout === 'shared') {
+    const fresh = layout === 'append' && b.pastLens.every((n) => n === 0);
+    const pastCap = fresh ? 0 : b.kv.capacity;
+    if (layout === 'gqa') {
       const seqlens = new Int32Array(b.rows);
       let total = 0;
       for (let r = 0; r < b.rows; r++) {
@@ -86,18 +87,7 @@ export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBat
       if (b.seqLen > 1) total = b.seqLen;
       feeds.seqlens_k = int32Tensor(seqlens, [b.rows]);
       feeds.total_sequence_length = int32Tensor(Int32Array.of(total), []);
-      for (let l = 0; l < L; l++) {
-        for (const [which, past, present] of [['key', pastKeyName(l), presentKeyName(l)], ['value', pastValueName(l), presentValueName(l)]] as const) {
-          const view = b.kv.view(l, which, b.firstSlot, b.rows);
-          feeds[past] = floatTensor(view, [b.rows, kvh, cap, hd]);
-          fetches[present] = floatTensor(view, [b.rows, kvh, cap, hd]);
-        }
-      }
     } else {
-      // A prompt step over empty caches reads no past at all; a decode step reads the whole
-      // capacity, masked past each row's length.
-      const fresh = b.pastLens.every((n) => n === 0);
-      const pastCap = fresh ? 0 : cap;
       const T = pastCap + b.seqLen;
       const mask = new BigInt64Array(b.rows * T);
       for (let r = 0; r < b.rows; r++) {
@@ -105,21 +95,17 @@ export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBat
         for (let j = 0; j < b.newLens[r]; j++) mask[r * T + pastCap + j] = 1n;
       }
       feeds.attention_mask = int64Tensor(mask, [b.rows, T]);
-      const empty = new Float32Array(0);
-      for (let l = 0; l < L; l++) {
-        feeds[pastKeyName(l)] = floatTensor(fresh ? empty : b.kv.view(l, 'key', b.firstSlot, b.rows), [b.rows, kvh, pastCap, hd]);
-        feeds[pastValueName(l)] = floatTensor(fresh ? empty : b.kv.view(l, 'value', b.firstSlot, b.rows), [b.rows, kvh, pastCap, hd]);
-        fetches[presentKeyName(l)] = null;
-        fetches[presentValueName(l)] = null;
-      }
+    }
+    const empty = new Float32Array(0);
+    for (let l = 0; l < L; l++) {
+      feeds[pastKeyName(l)] = floatTensor(fresh ? empty : b.kv.view(l, 'key', b.firstSlot, b.rows), [b.rows, kvh, pastCap, hd]);
+      feeds[pastValueName(l)] = floatTensor(fresh ? empty : b.kv.view(l, 'value', b.firstSlot, b.rows), [b.rows, kvh, pastCap, hd]);
     }
     extra(b, feeds);
-    const out = await session.run(feeds, fetches);
-    if (layout === 'append') {
-      for (let l = 0; l < L; l++) {
-        b.kv.write(l, 'key', b.firstSlot, tensorData(out[presentKeyName(l)]), b.seqLen, b.pastLens, b.newLens);
-        b.kv.write(l, 'value', b.firstSlot, tensorData(out[presentValueName(l)]), b.seqLen, b.pastLens, b.newLens);
-      }
+    const out = await session.run(feeds);
+    for (let l = 0; l < L; l++) {
+      b.kv.write(l, 'key', b.firstSlot, tensorData(out[presentKeyName(l)]), b.seqLen, b.pastLens, b.newLens);
+      b.kv.write(l, 'value', b.firstSlot, tensorData(out[presentValueName(l)]), b.seqLen, b.pastLens, b.newLens);
     }
     return { logits: tensorData(out.logits) };
   };

@@ -29,11 +29,7 @@ export interface Session {
   /** Provider the session actually runs on. */
   readonly provider: 'cpu' | 'cuda';
   readonly inputNames: readonly string[];
-  /**
-   * `fetches` names the outputs to return; a tensor there is written in place (the KV cache: the
-   * same memory as a feed, kv-cache.ts), null lets onnxruntime allocate.
-   */
-  run(feeds: OrtFeeds, fetches?: Record<string, OrtTensor | null>): Promise<Record<string, OrtTensor>>;
+  run(feeds: OrtFeeds): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
 
@@ -118,7 +114,7 @@ export async function createSession(model: Uint8Array | string, cfg: SessionConf
   return {
     provider,
     inputNames: session.inputNames,
-    run: (feeds, fetches) => guarded(() => (fetches ? session.run(feeds, fetches as ort.InferenceSession.FetchesType) : session.run(feeds)) as Promise<Record<string, OrtTensor>>),
+    run: (feeds) => guarded(() => session.run(feeds) as Promise<Record<string, OrtTensor>>),
     // Idempotent: an LRU eviction and a shutdown may both release the same session.
     release: async () => {
       if (released) return;

@@ -46,7 +46,7 @@ export type FactorSource = (slot: number, layer: number, target: LoraTarget, fac
  */
 export type StackedKernel = 'gather' | 'onehot' | 'grouped';
 
-export type KvLayout = 'concat' | 'append' | 'shared';
+export type KvLayout = 'concat' | 'append' | 'gqa';
 
 export type LoraVariant =
   | { kind: 'none' }
@@ -79,8 +79,9 @@ export interface DecoderGraphOptions {
    *   - 'concat': present = past ++ new (the usual decoder I/O other runtimes expect);
    *   - 'append': present = the new positions only; past is a fixed-capacity cache [b, kvh, cap,
    *     hd] whose unused positions attention_mask hides; the caller writes present into it;
-   *   - 'shared': onnxruntime's GroupQueryAttention over a fixed-capacity cache that past and
-   *     present share: the step writes its keys and values in place (see KV_LAYOUTS).
+   *   - 'gqa': onnxruntime's GroupQueryAttention reads a fixed-capacity cache [b, kvh, cap, hd]
+   *     (each row's keys at 0..seqlens_k, right-padded) and attends over each row's own length;
+   *     present = the new positions only, which the caller writes into the cache.
    */
   kv?: KvLayout;
   /** 'standard' = Pow/ReduceMean/Sqrt chain; 'contrib' = SimplifiedLayerNormalization. */
@@ -195,11 +196,12 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
   const half = hd / 2;
 
   const kv = opts.kv ?? 'concat';
-  if (kv === 'shared' && hd % 8 !== 0) throw new XalmaError('INTERNAL_ERROR', `GroupQueryAttention needs a head size that is a multiple of 8, not ${hd}`);
+  const gqa = kv === 'gqa';
+  if (gqa && hd % 8 !== 0) throw new XalmaError('INTERNAL_ERROR', `GroupQueryAttention needs a head size that is a multiple of 8, not ${hd}`);
   g.inputs.push({ name: 'input_ids', elemType: DataType.INT64, shape: ['batch_size', 'sequence_length'] });
-  if (kv !== 'shared') g.inputs.push({ name: 'attention_mask', elemType: DataType.INT64, shape: ['batch_size', 'total_sequence_length'] });
+  if (!gqa) g.inputs.push({ name: 'attention_mask', elemType: DataType.INT64, shape: ['batch_size', 'total_sequence_length'] });
   g.inputs.push({ name: 'position_ids', elemType: DataType.INT64, shape: ['batch_size', 'sequence_length'] });
-  if (kv === 'shared') {
+  if (gqa) {
     // GroupQueryAttention's own inputs: each row's keys so far minus one, and the longest total.
     g.inputs.push({ name: 'seqlens_k', elemType: DataType.INT32, shape: ['batch_size'] });
     g.inputs.push({ name: 'total_sequence_length', elemType: DataType.INT32, shape: [] });
@@ -356,27 +358,30 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): Buffer {
   };
   const splitHeads = (v: string, n: number) => g.op('Reshape', [v, g.int64s([0, 0, n, hd])]); // [b, s, n, hd]
   const toBnsh = (v: string) => g.op('Transpose', [v], { perm: [0, 2, 1, 3] });
-  const cacheInfo = (name: string) => ({ name, elemType: DataType.FLOAT, shape: ['batch_size', kvh, kv === 'concat' ? 'total_sequence_length' : kv === 'append' ? 'sequence_length' : 'cache_capacity', hd] });
+  const cacheInfo = (name: string) => ({ name, elemType: DataType.FLOAT, shape: ['batch_size', kvh, kv === 'concat' ? 'total_sequence_length' : 'sequence_length', hd] });
 
   let attention: (h: string, l: number) => string;
-  if (kv === 'shared') {
-    // GroupQueryAttention (com.microsoft) reads and writes the cache in place: past and present
-    // are one caller-provided buffer (ORT sees the same pointer and skips its copy), each row's
-    // keys at positions 0..seqlens_k, right-padded. It attends over each row's own length, so a
-    // step costs O(length), not O(capacity).
+  if (gqa) {
+    // GroupQueryAttention (com.microsoft) over the cache as an input (zero-copy from JavaScript),
+    // attending over each row's own length. Its own present outputs stay inside the graph: it could
+    // write the cache in place (past and present one buffer), but onnxruntime-node copies every
+    // fetched output into a new ArrayBuffer, which made that O(capacity) per step and slower
+    // (bench/results/continuous.md); the new keys and values are the outputs instead.
     const seqlensK = 'seqlens_k';
     const total = 'total_sequence_length';
     attention = (h, l) => {
       const q = g.op('Reshape', [rope(splitHeads(linear(h, l, 'q_proj'), nh)), g.int64s([0, 0, nh * hd])]);
-      const k = g.op('Reshape', [rope(splitHeads(linear(h, l, 'k_proj'), kvh)), g.int64s([0, 0, kvh * hd])]);
+      const k4 = rope(splitHeads(linear(h, l, 'k_proj'), kvh));
+      const k = g.op('Reshape', [k4, g.int64s([0, 0, kvh * hd])]);
       const v = linear(h, l, 'v_proj');
       g.nodes.push({
         opType: 'GroupQueryAttention', domain: ms, name: `gqa_${l}`,
         inputs: [q, k, v, pastKeyName(l), pastValueName(l), seqlensK, total],
-        outputs: [`gqa_${l}_out`, presentKeyName(l), presentValueName(l)],
+        outputs: [`gqa_${l}_out`, `gqa_${l}_present_key`, `gqa_${l}_present_value`],
         attributes: { num_heads: nh, kv_num_heads: kvh },
       });
-      g.outputs.push(cacheInfo(presentKeyName(l)), cacheInfo(presentValueName(l)));
+      g.output(toBnsh(k4), cacheInfo(presentKeyName(l)));
+      g.output(toBnsh(splitHeads(v, kvh)), cacheInfo(presentValueName(l)));
       return `gqa_${l}_out`;
     };
   } else {
