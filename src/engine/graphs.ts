@@ -11,7 +11,7 @@
  *     or, on first use, by prepareMergedWeights), since a quantized weight cannot be folded.
  */
 import { tensorNames } from '../model/architecture.ts';
-import { buildDecoderGraph, type FactorSource, type StackedKernel, type WeightSource } from '../model/graph-builder.ts';
+import { buildDecoderGraph, type FactorSource, type KvLayout, type StackedKernel, type WeightSource } from '../model/graph-builder.ts';
 import { externalTensor, type PackageFile } from '../model/external-data.ts';
 import type { ModelPackage } from '../model/package.ts';
 import type { SafetensorsHeader } from '../model/safetensors.ts';
@@ -47,13 +47,19 @@ export function engineKvLayout(pkg: ModelPackage): 'gqa' | 'append' {
   return pkg.manifest.dims.headDim % 8 === 0 ? 'gqa' : 'append';
 }
 
-function common(pkg: ModelPackage) {
-  return { dims: pkg.manifest.dims, logits: 'index' as const, kv: engineKvLayout(pkg), norm: ENGINE_NORM, weightDtype: pkg.manifest.dtype };
+/** The graph I/O: the engine's (its KV cache, logits by row index) unless a test asks for the usual decoder I/O. */
+export interface GraphIo {
+  kv: KvLayout;
+  logits: 'index' | 'last' | 'all';
+}
+
+function common(pkg: ModelPackage, io?: GraphIo) {
+  return { dims: pkg.manifest.dims, logits: io?.logits ?? ('index' as const), kv: io?.kv ?? engineKvLayout(pkg), norm: ENGINE_NORM, weightDtype: pkg.manifest.dtype };
 }
 
 /** single mode: one graph, the active module's factors fed as inputs. */
-export function singleModeGraph(pkg: ModelPackage, header: SafetensorsHeader): Buffer {
-  return buildDecoderGraph({ ...common(pkg), weights: baseWeightSource(pkg, header), lora: { kind: 'inputs', config: pkg.manifest.lora } });
+export function singleModeGraph(pkg: ModelPackage, header: SafetensorsHeader, io?: GraphIo): Buffer {
+  return buildDecoderGraph({ ...common(pkg, io), weights: baseWeightSource(pkg, header), lora: { kind: 'inputs', config: pkg.manifest.lora } });
 }
 
 /**
@@ -61,17 +67,17 @@ export function singleModeGraph(pkg: ModelPackage, header: SafetensorsHeader): B
  * base and module files. Quantized packages pass `merged`, a file holding the group's merged
  * linears in the package's dtype; every other tensor comes from the base file.
  */
-export function mergedModeGraph(pkg: ModelPackage, header: SafetensorsHeader, source: { module: PackageFile } | { merged: PackageFile }): Buffer {
+export function mergedModeGraph(pkg: ModelPackage, header: SafetensorsHeader, source: { module: PackageFile } | { merged: PackageFile }, io?: GraphIo): Buffer {
   const base = baseWeightSource(pkg, header);
   if ('module' in source) {
-    return buildDecoderGraph({ ...common(pkg), weights: base, lora: { kind: 'folded', config: pkg.manifest.lora, factors: moduleFactorSource([source.module]) } });
+    return buildDecoderGraph({ ...common(pkg, io), weights: base, lora: { kind: 'folded', config: pkg.manifest.lora, factors: moduleFactorSource([source.module]) } });
   }
   const merged = new Set<string>();
   for (let l = 0; l < pkg.manifest.dims.numLayers; l++) {
     for (const t of pkg.manifest.lora.targets) merged.add(tensorNames.linear(l, t));
   }
   return buildDecoderGraph({
-    ...common(pkg),
+    ...common(pkg, io),
     lora: { kind: 'none' },
     // A quantized linear is its weight plus `<weight>_scale`: both come from the merged file.
     weights: (name, shape) => (merged.has(name.replace(/_scale$/, '')) ? externalTensor(source.merged, name, shape) : base(name, shape)),
@@ -82,9 +88,9 @@ export function mergedModeGraph(pkg: ModelPackage, header: SafetensorsHeader, so
  * all mode: the factors of every group stacked in one graph; `modules[i]` is the module file of
  * slot i (null = failed to load: zero factors, its requests are refused before they get here).
  */
-export function allModeGraph(pkg: ModelPackage, header: SafetensorsHeader, modules: ReadonlyArray<PackageFile | null>, kernel: StackedKernel): Buffer {
+export function allModeGraph(pkg: ModelPackage, header: SafetensorsHeader, modules: ReadonlyArray<PackageFile | null>, kernel: StackedKernel, io?: GraphIo): Buffer {
   return buildDecoderGraph({
-    ...common(pkg),
+    ...common(pkg, io),
     weights: baseWeightSource(pkg, header),
     lora: { kind: 'stacked', config: pkg.manifest.lora, groups: modules.length, kernel, factors: moduleFactorSource(modules) },
   });

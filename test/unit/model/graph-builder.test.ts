@@ -13,6 +13,8 @@ import { loadModelPackage, type ModelPackage } from '../../../src/model/package.
 import { readSafetensors, readSafetensorsHeader, type F32Tensor, type SafetensorsHeader } from '../../../src/model/safetensors.ts';
 import { buildDecoderGraph, loraInputName, pastKeyName, pastValueName, presentKeyName, presentValueName, type StackedKernel } from '../../../src/model/graph-builder.ts';
 import { allModeGraph, baseWeightSource, mergedModeGraph, singleModeGraph } from '../../../src/engine/graphs.ts';
+import { KvCache } from '../../../src/engine/kv-cache.ts';
+import { stepWith } from '../../../src/engine/modes.ts';
 import { createSession, floatTensor, int64Tensor, tensorData, type OrtFeeds, type Session } from '../../../src/engine/ort.ts';
 import { checkedModuleFile, loadModuleFile, factorKey, type LoadedModule } from '../../../src/lora/module-file.ts';
 import { referenceForward, type KvPair } from '../../support/reference-forward.ts';
@@ -73,6 +75,9 @@ function decodeCase(step: number, prefillMask: number[][]): Case {
 function flat(rows: number[][]): BigInt64Array {
   return BigInt64Array.from(rows.flat().map((v) => BigInt(v)));
 }
+
+/** The mode graphs' LoRA variants with the usual decoder I/O (left-padded batch, present = past ++ new), as the reference takes them. */
+const DECODER_IO = { kv: 'concat', logits: 'last' } as const;
 
 let pkg: ModelPackage;
 let header: SafetensorsHeader;
@@ -152,7 +157,7 @@ describe('ONNX decoder graphs of the default model match the reference forward p
   });
 
   it('LoRA factors as graph inputs, for each of the 8 groups', async () => {
-    const session = await createSession(singleModeGraph(pkg, header), { provider: 'cpu' }, pkg.dir);
+    const session = await createSession(singleModeGraph(pkg, header, DECODER_IO), { provider: 'cpu' }, pkg.dir);
     const { dims, lora } = pkg.manifest;
     for (const g of pkg.manifest.groups) {
       const m = loaded.get(g.id)!;
@@ -175,7 +180,7 @@ describe('ONNX decoder graphs of the default model match the reference forward p
   it('merged weights (W + scale * B @ A) give the LoRA logits, for groups 1 and 8', async () => {
     for (const group of [1, 8]) {
       const module = await checkedModuleFile(pkg, group, { verifyChecksum: false });
-      const session = await createSession(mergedModeGraph(pkg, header, { module }), { provider: 'cpu' }, pkg.dir);
+      const session = await createSession(mergedModeGraph(pkg, header, { module }, DECODER_IO), { provider: 'cpu' }, pkg.dir);
       await compareWithReference(session, `merged group ${group}`, { modules: PROMPTS.map(() => group), lastOnly: true });
       await session.release();
     }
@@ -184,7 +189,7 @@ describe('ONNX decoder graphs of the default model match the reference forward p
   for (const kernel of ['onehot', 'gather'] as StackedKernel[]) {
     it(`all 8 modules stacked (${kernel} kernel), one batch mixing groups 3, 8 and 1`, async () => {
       const modules = await Promise.all(pkg.manifest.groups.map((g) => checkedModuleFile(pkg, g.id, { verifyChecksum: false })));
-      const session = await createSession(allModeGraph(pkg, header, modules, kernel), { provider: 'cpu' }, pkg.dir);
+      const session = await createSession(allModeGraph(pkg, header, modules, kernel, DECODER_IO), { provider: 'cpu' }, pkg.dir);
       const groups = [3, 8, 1];
       const slots = groups.map((g) => pkg.manifest.groups.findIndex((x) => x.id === g));
       const extraFeeds = (rows: number) => ({ module_ids: int64Tensor(BigInt64Array.from(slots.slice(0, rows).map(BigInt)), [rows]) });
@@ -240,6 +245,65 @@ describe('graph builder guards', () => {
     expect(bytes.length).toBeLessThan(200_000);
   });
 });
+
+describe('the engine graph I/O: KV cache slots, right-padded rows, logits by index', () => {
+  it('all mode, grouped kernel, 3 groups in one right-padded prefill and 3 decode steps: each row gives its reference logits alone', async () => {
+    const { dims, lora } = pkg.manifest;
+    const groups = [3, 8, 1];
+    const modules = await Promise.all(pkg.manifest.groups.map((g) => checkedModuleFile(pkg, g.id, { verifyChecksum: false })));
+    const session = await createSession(allModeGraph(pkg, header, modules, 'grouped'), { provider: 'cpu' }, pkg.dir);
+    const allRunner = { modules: pkg.manifest.groups.map((g) => g.id) };
+    // The grouped kernel's feeds, built here independently of modes.ts: token rows sorted by slot.
+    const step = stepWith(session, pkg, (b, feeds) => {
+      const slots = Array.from(b.modules, (m) => allRunner.modules.indexOf(m));
+      const order = Array.from({ length: b.rows * b.seqLen }, (_, t) => t).sort((x, y) => slots[Math.floor(x / b.seqLen)] - slots[Math.floor(y / b.seqLen)] || x - y);
+      const inverse = new Array<number>(order.length);
+      order.forEach((t, at) => (inverse[t] = at));
+      const bounds = Array.from({ length: modules.length + 1 }, (_, k) => slots.filter((s) => s < k).length * b.seqLen);
+      feeds.module_order = int64Tensor(BigInt64Array.from(order, BigInt), [order.length]);
+      feeds.module_inverse = int64Tensor(BigInt64Array.from(inverse, BigInt), [order.length]);
+      feeds.module_bounds = int64Tensor(BigInt64Array.from(bounds, BigInt), [bounds.length]);
+    });
+    const rows = PROMPTS.length;
+    const S = Math.max(...PROMPTS.map((p) => p.length));
+    const kv = new KvCache({ layers: dims.numLayers, kvHeads: dims.numKvHeads, headDim: dims.headDim }, dims.maxPositions);
+    kv.ensure(rows, S + DECODE_TOKENS[0].length, []);
+    const lens = PROMPTS.map((p) => p.length);
+    let out = await step({
+      rows, seqLen: S, firstSlot: 0, kv, modules: Int32Array.from(groups),
+      inputIds: BigInt64Array.from(PROMPTS.flatMap((p) => [...p, ...Array(S - p.length).fill(0)]), BigInt),
+      positionIds: BigInt64Array.from(PROMPTS.flatMap(() => Array.from({ length: S }, (_, i) => i)), BigInt),
+      pastLens: new Int32Array(rows), newLens: Int32Array.from(lens),
+      logitsIndex: BigInt64Array.from(lens.map((n, r) => r * S + n - 1), BigInt),
+    });
+    const V = dims.vocabSize;
+    for (let r = 0; r < rows; r++) {
+      let ref = referenceForward({ weights: base, dims, lora, modules: [rawModules.get(groups[r])!], inputIds: [PROMPTS[r]], attentionMask: [PROMPTS[r].map(() => 1)], positionIds: [PROMPTS[r].map((_, i) => i)] });
+      const n = PROMPTS[r].length;
+      const refLogits: Float32Array[] = [ref.logits.subarray((n - 1) * V, n * V)];
+      let past = ref.present;
+      for (let k = 0; k < DECODE_TOKENS[r].length - 1; k++) {
+        ref = referenceForward({ weights: base, dims, lora, modules: [rawModules.get(groups[r])!], inputIds: [[DECODE_TOKENS[r][k]]], attentionMask: [Array(n + k + 1).fill(1)], positionIds: [[n + k]], past, pastLength: n + k });
+        refLogits.push(ref.logits);
+        past = ref.present;
+      }
+      (refLogitsByRow[r] = refLogits);
+    }
+    for (let k = 0; k < DECODE_TOKENS[0].length; k++) {
+      for (let r = 0; r < rows; r++) expectClose(out.logits.subarray(r * V, (r + 1) * V), refLogitsByRow[r][k], `row ${r} (group ${groups[r]}) step ${k}`);
+      if (k + 1 === DECODE_TOKENS[0].length) break;
+      out = await step({
+        rows, seqLen: 1, firstSlot: 0, kv, modules: Int32Array.from(groups),
+        inputIds: BigInt64Array.from(DECODE_TOKENS.map((t) => t[k]), BigInt),
+        positionIds: BigInt64Array.from(lens.map((n) => n + k), BigInt),
+        pastLens: Int32Array.from(lens.map((n) => n + k)), newLens: new Int32Array(rows).fill(1),
+        logitsIndex: BigInt64Array.from({ length: rows }, (_, r) => BigInt(r)),
+      });
+    }
+    await session.release();
+  });
+});
+const refLogitsByRow: Float32Array[][] = [];
 
 describe('engine graphs read weights in place', () => {
   it('no mode graph carries weights inline: each is smaller than one module file (all mode stacks 8)', async () => {
