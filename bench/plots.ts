@@ -5,6 +5,7 @@
  *   throughput-by-system.svg   tokens/s vs concurrency: our server (merged, all), the naive
  *                              batch-1 server, transformers.js (single-group traffic)
  *   latency.svg                p50 / p90 / p99 request latency per system and concurrency
+ *   llamacpp.svg               ours vs llama.cpp per precision and scenario (bench/llamacpp.ts)
  *
  *   npx tsx bench/plots.ts            (run-all calls `writePlots` after the benches)
  */
@@ -102,6 +103,44 @@ export async function writePlots(record: PeersRecord, dir = RESULTS_DIR): Promis
   ];
   for (const [name, spec] of files) await writeFile(join(dir, name), await toSvg(spec));
   return files.map(([name]) => name);
+}
+
+/** What the llama.cpp plot reads from bench/results/llamacpp.json (bench/llamacpp.ts). */
+interface LlamacppPlotRecord {
+  cpu: string;
+  cores: number;
+  quick: boolean;
+  repeats: number;
+  newTokens: number;
+  loadAverage: { start: number[] };
+  cells: Array<{ system: string; precision: string; setup: string; traffic: string; concurrency: number; median: { tokensPerSec: number } }>;
+}
+
+/** llamacpp.svg: output tokens/s, ours vs llama.cpp, per precision and scenario (grouped bars). */
+export async function writeLlamacppPlot(record: LlamacppPlotRecord, dir = RESULTS_DIR): Promise<string> {
+  const points = record.cells.map((c) => ({
+    scenario: `${c.precision}, ${c.traffic === 'mixed' ? 'mixed groups' : 'one group'}, ${c.concurrency === 1 ? '1 request' : `${c.concurrency} concurrent`}`,
+    system: `${c.system} (${c.setup})`,
+    tokensPerSec: c.median.tokensPerSec,
+  }));
+  const note = `${record.newTokens} new tokens/request, ${record.cpu} x${record.cores}, ${record.quick ? 'QUICK smoke run' : `median of ${record.repeats}`}, load average at start ${record.loadAverage.start[0].toFixed(1)}`;
+  const spec: vegaLite.TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'xalma-serve vs llama.cpp (same weights, greedy, EOS ignored)', subtitle: note },
+    background: 'white',
+    data: { values: points },
+    mark: 'bar',
+    encoding: {
+      y: { field: 'scenario', type: 'nominal', title: null, sort: null, axis: { labelLimit: 260 } },
+      yOffset: { field: 'system', type: 'nominal' },
+      x: { field: 'tokensPerSec', type: 'quantitative', title: 'output tokens/s' },
+      color: { field: 'system', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 360 } },
+    },
+    width: WIDTH,
+    height: { step: 10 },
+  };
+  await writeFile(join(dir, 'llamacpp.svg'), await toSvg(spec));
+  return 'llamacpp.svg';
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -12,6 +12,8 @@
  *        roofline.ts   GEMM roofline, engine efficiency, time profile of a generation
  *        peers.ts      our server per mode/traffic/concurrency, naive batch-1, transformers.js
  *        import.ts     HF checkpoint import vs reading it; int8/int4 vs fp32 speed and RSS
+ *        llamacpp.ts   llama.cpp (node-llama-cpp, installed on first run) on the same weights:
+ *                      oracle, single request, 32 concurrent, mixed groups, prefill, per precision
  *   3. bench/results/summary.{md,json}: each DESIGN 4 ratio, target, pass/miss; SVG plots.
  * A bench that fails is reported (and its rows marked stale or not measured); the rest run.
  *
@@ -30,7 +32,7 @@ import { REPO_ROOT } from '../src/paths.ts';
 import { ensureBenchModel, machineInfo, RESULTS_DIR } from './common.ts';
 import { buildSummary, profileMarkdown, quickSources, summaryMarkdown } from './lib/summary.ts';
 import type { PeersRecord } from './lib/peers-record.ts';
-import { writePlots } from './plots.ts';
+import { writeLlamacppPlot, writePlots } from './plots.ts';
 
 interface Step {
   name: string;
@@ -48,6 +50,7 @@ const STEPS: Step[] = [
   { name: 'roofline', script: 'bench/roofline.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
   { name: 'peers', script: 'bench/peers.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
   { name: 'import', script: 'bench/import.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
+  { name: 'llamacpp', script: 'bench/llamacpp.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
 ];
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'summary-only': { type: 'boolean', default: false } } });
@@ -88,6 +91,9 @@ const rows = await buildSummary(RESULTS_DIR, summaryOnly ? undefined : started);
 let plots: string[] = [];
 if (existsSync(join(RESULTS_DIR, 'peers.json'))) {
   plots = await writePlots(JSON.parse(await readFile(join(RESULTS_DIR, 'peers.json'), 'utf8')) as PeersRecord);
+}
+if (existsSync(join(RESULTS_DIR, 'llamacpp.json'))) {
+  plots.push(await writeLlamacppPlot(JSON.parse(await readFile(join(RESULTS_DIR, 'llamacpp.json'), 'utf8')) as Parameters<typeof writeLlamacppPlot>[0]));
 }
 const totalSeconds = (Date.now() - started) / 1000;
 const fromQuick = await quickSources(RESULTS_DIR);

@@ -4,7 +4,8 @@
  *   translate   run the engine once without HTTP; the translation is the last line of stdout
  *   import      turn Hugging Face checkpoints into a model package (src/import)
  *   pull        fetch checkpoints from the Hugging Face Hub into its cache, optionally import
- *   make-model  write a synthetic model package from a seed (tiny | bench preset)
+ *   make-model  write a synthetic model package from a seed (tiny | bench | bench-r80 preset)
+ *   export-gguf a package (base + one group's LoRA, or merged) as GGUF for llama.cpp (src/export)
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL_DIR } from './paths.ts';
@@ -14,7 +15,8 @@ const USAGE = `usage: xalma-serve <command> [options]     (xalma-serve <command>
   translate    translate one text from the command line
   pull         download checkpoints from the Hugging Face Hub (its cache) and, with --out, import them
   import       turn Hugging Face checkpoints (base + PEFT adapters) into a model package
-  make-model   write a synthetic demo model package`;
+  make-model   write a synthetic demo model package
+  export-gguf  write a package (one group: merged, or base + LoRA adapter) as GGUF for llama.cpp`;
 
 const TRANSLATE_USAGE = `usage: xalma-serve translate [--model DIR] [--mode single|merged|all] [--from xx] --to yy
                             [--max-new-tokens N] [--beams N] [--provider cpu|cuda] "text"
@@ -26,7 +28,7 @@ models, a few seconds); with it nothing is detected.
   --mode                 single | merged | all (default all)
   --max-new-tokens N     most tokens to generate (default 64; --max-tokens is the same)`;
 
-const MAKE_MODEL_USAGE = `usage: xalma-serve make-model --out DIR [--preset tiny|bench] [--seed N] [--name NAME]
+const MAKE_MODEL_USAGE = `usage: xalma-serve make-model --out DIR [--preset tiny|bench|bench-r80] [--seed N] [--name NAME]
 
 Writes a synthetic package (random weights, X-ALMA layout, 8 modules); it does not translate.`;
 
@@ -117,7 +119,7 @@ async function makeModelCommand(argv: string[]): Promise<void> {
   });
   if (values.help) return void console.log(MAKE_MODEL_USAGE);
   if (!values.out) throw new Error(`--out is required\n${MAKE_MODEL_USAGE}`);
-  if (values.preset !== 'tiny' && values.preset !== 'bench') throw new Error('--preset must be tiny or bench');
+  if (values.preset !== 'tiny' && values.preset !== 'bench' && values.preset !== 'bench-r80') throw new Error('--preset must be tiny, bench or bench-r80');
   const { makeModel } = await import('./model/make-model.ts');
   const started = Date.now();
   const manifest = await makeModel({ outDir: values.out, preset: values.preset, seed: Number(values.seed), name: values.name });
@@ -145,6 +147,8 @@ async function main(): Promise<void> {
       return (await import('./import/pull-command.ts')).pullCommand(rest);
     case 'make-model':
       return makeModelCommand(rest);
+    case 'export-gguf':
+      return (await import('./export/export-command.ts')).exportGgufCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -96,6 +96,15 @@ export async function buildSummary(dir: string, since?: number): Promise<Summary
   rows.push(row('Import', `converting an F16 HF checkpoint vs reading its bytes (worst of fp32/int8/int4${imp?.coldCache ? ', cold cache' : ''})`, importRatio, 'x', '<= 1.5x', atMost(1.5), 'import.json'));
   rows.push(row('Quantized weights', 'int8 vs fp32 tokens/s, batch 32 (single mode)', imp?.ratios?.int8VsFp32TokensBatch32, 'x', '>= 2x', atLeast(2), 'import.json'));
   rows.push(row('Quantized weights', 'int4 vs fp32 RSS (whole process, batch 32)', imp?.ratios?.int4VsFp32Rss, 'x', '<= 0.3x', atMost(0.3), 'import.json', imp?.ratios?.int4VsFp32ModelRss ? `RSS the model added: ${imp.ratios.int4VsFp32ModelRss.toFixed(2)}x` : undefined));
+  // llama.cpp peer (bench/llamacpp.ts, issue 14): same weights, ours merged mode over HTTP vs llama.cpp in-process.
+  const llama = await readJson(dir, 'llamacpp.json');
+  const lr = llama?.ratios ?? {};
+  const loadNote = llama?.loadAverage ? `load average ${Number(llama.loadAverage.start[0]).toFixed(1)} at start (shared machine)` : undefined;
+  for (const [p, ours] of [['f32', 'fp32'], ['q8_0', 'int8'], ['q4_0', 'int4']] as const) {
+    rows.push(row('llama.cpp peer', `tokens/s vs llama.cpp, 32 concurrent, ${ours} vs ${p} (merged mode vs merged GGUF)`, lr[`${p}.c32TokensPerSec`], 'x', '>= 1x', atLeast(1), 'llamacpp.json', loadNote));
+    rows.push(row('llama.cpp peer', `single-request p50 latency vs llama.cpp, ${ours} vs ${p} (lower is better)`, lr[`${p}.singleP50`], 'x', '<= 1.5x', atMost(1.5), 'llamacpp.json', 'ours over HTTP, theirs in-process'));
+  }
+  rows.push(row('llama.cpp peer', 'mixed groups, 32 concurrent: all mode vs llama.cpp with one context per group (f32)', lr['f32.mixedC32TokensPerSec'], 'x', '>= 1x', atLeast(1), 'llamacpp.json'));
   for (const r of rows) {
     const stale = staleNote(dir, r.source, since);
     if (stale) r.note = r.note ? `${r.note}; ${stale}` : stale;

@@ -26,7 +26,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 describe('xalma-serve --help', () => {
-  for (const args of [['--help'], ['serve', '--help'], ['translate', '--help'], ['import', '--help'], ['pull', '--help'], ['make-model', '--help']]) {
+  for (const args of [['--help'], ['serve', '--help'], ['translate', '--help'], ['import', '--help'], ['pull', '--help'], ['make-model', '--help'], ['export-gguf', '--help']]) {
     it(`${args.join(' ')} prints usage and exits 0`, async () => {
       const r = await cli(args);
       expect(r.code).toBe(0);
