@@ -13,6 +13,8 @@ export interface MetricSources {
   queueDepth(): number;
   inFlight(): number;
   cache: { readonly hits: number; readonly misses: number; readonly bytes: number };
+  /** The Redis cache replicas share, when --cache-url is set. */
+  sharedCache?: { readonly hits: number; readonly misses: number; readonly errors: number; readonly skipped: number; readonly state: string };
 }
 
 export class Metrics {
@@ -51,6 +53,14 @@ export class Metrics {
     fromTotal('xalma_engine_restarts_total', 'Engine workers started to replace one that exited or stopped answering', () => sources.engine.health().restarts);
     fromTotal('xalma_translation_cache_hits_total', 'Translation cache hits', () => sources.cache.hits);
     fromTotal('xalma_translation_cache_misses_total', 'Translation cache misses', () => sources.cache.misses);
+    const shared = sources.sharedCache;
+    if (shared) {
+      fromTotal('xalma_shared_cache_hits_total', 'Shared (Redis) translation cache hits', () => shared.hits);
+      fromTotal('xalma_shared_cache_misses_total', 'Shared (Redis) translation cache misses', () => shared.misses);
+      fromTotal('xalma_shared_cache_errors_total', 'Shared (Redis) cache commands that failed or timed out; the request went on without the cache', () => shared.errors);
+      fromTotal('xalma_shared_cache_skipped_total', 'Shared cache lookups not sent because Redis failed within the last second', () => shared.skipped);
+      new Gauge({ name: 'xalma_shared_cache_up', help: '1 when the last shared cache command succeeded', registers, collect() { this.set(shared.state === 'up' ? 1 : 0); } });
+    }
     new Gauge({ name: 'xalma_translation_cache_bytes', help: 'Bytes held by the translation cache', registers, collect() { this.set(sources.cache.bytes); } });
 
     /** The engine keeps cumulative per-group counts; the counter advances by the difference. */
