@@ -15,9 +15,10 @@ FROM ${NODE_IMAGE} AS deps
 ARG VARIANT
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-# .npmrc skips onnxruntime-node's optional downloads; the CUDA image asks for the CUDA 12 EP.
-RUN if [ "$VARIANT" = "cuda" ]; then ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev; \
-    else npm ci --omit=dev; fi \
+# .npmrc runs no dependency install scripts; the CUDA image runs onnxruntime-node's by hand to
+# fetch the CUDA 12 EP.
+RUN npm ci --omit=dev \
+ && if [ "$VARIANT" = "cuda" ]; then ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js; fi \
  && npm cache clean --force
 
 # ---- runtime bases ----

@@ -40,8 +40,8 @@ describe('openapi/openapi.json', () => {
 
   it('documents every route with its error responses', () => {
     const spec = JSON.parse(generated);
-    expect(Object.keys(spec.paths).sort()).toEqual(['/health', '/metrics', '/ready', '/v1/detect', '/v1/languages', '/v1/translate']);
-    for (const path of ['/v1/translate', '/v1/detect', '/v1/languages', '/ready']) {
+    expect(Object.keys(spec.paths).sort()).toEqual(['/health', '/metrics', '/ready', '/v1/detect', '/v1/languages', '/v1/model', '/v1/translate']);
+    for (const path of ['/v1/translate', '/v1/detect', '/v1/languages', '/v1/model', '/ready']) {
       const op = spec.paths[path].post ?? spec.paths[path].get;
       expect(op.responses['4XX'] ?? op.responses['4xx']).toBeDefined();
       expect(op.responses['5XX'] ?? op.responses['5xx']).toBeDefined();
