@@ -26,6 +26,8 @@ export interface Config {
   host: string;
   port: number;
   maxBatchSize: number;
+  maxBatchTokens: number;
+  maxPrefillTokens: number;
   maxWaitMs: number;
   groupAgeBoundMs: number;
   maxQueue: number;
@@ -36,12 +38,16 @@ export interface Config {
   engineRestartWindowMs: number;
   engineHangTimeoutMs: number;
   bodyLimitBytes: number;
+  bodyTimeoutMs: number;
   maxTextChars: number;
   maxItems: number;
   defaultMaxNewTokens: number;
   maxNewTokensLimit: number;
   maxBeams: number;
   cacheBytes: number;
+  cacheUrl: string;
+  cacheTimeoutMs: number;
+  cacheTtlSeconds: number;
   apiKeys: string[];
   rateLimitMax: number;
   rateLimitWindowMs: number;
@@ -90,7 +96,10 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   // their next requests over ~10 ms, and a 5 ms window sent half-full batches (bench/results/
   // peers.md); 15 ms is ~1% of a bench-model translation. The 200 ms group age bound is a
   // starting point, not yet tuned by measurement.
-  { key: 'maxBatchSize', flag: '--max-batch-size', env: ['XALMA_MAX_BATCH_SIZE'], kind: 'int', min: 1, max: 1024, default: 32, description: 'Rows per engine batch' },
+  { key: 'maxBatchSize', flag: '--max-batch-size', env: ['XALMA_MAX_BATCH_SIZE'], kind: 'int', min: 1, max: 1024, default: 32, description: 'Most rows the engine runs at once (a beam counts as a row); rows join and leave its batch at every step' },
+  // The engine's step loop (src/engine/generate.ts). Tokens reserved = prompt + maxNewTokens per row; the KV cache holds them.
+  { key: 'maxBatchTokens', flag: '--max-batch-tokens', env: ['XALMA_MAX_BATCH_TOKENS'], kind: 'int', min: 64, max: 16_777_216, default: 16_384, description: 'Most tokens the running rows may reserve (prompt + maxNewTokens each): bounds the KV cache (bytes per token: 8 x layers x kvHeads x headDim)' },
+  { key: 'maxPrefillTokens', flag: '--max-prefill-tokens', env: ['XALMA_MAX_PREFILL_TOKENS'], kind: 'int', min: 1, max: 1_048_576, default: 512, description: 'Most prompt tokens prefilled between two decode steps: running rows wait at most one such prefill for new ones (one prompt always goes)' },
   { key: 'maxWaitMs', flag: '--max-wait-ms', env: ['XALMA_MAX_WAIT_MS'], kind: 'int', min: 0, max: 10_000, default: 15, description: 'How long an idle engine waits for a batch to fill (from the later of the oldest row and the engine freeing up)' },
   { key: 'groupAgeBoundMs', flag: '--group-age-bound-ms', env: ['XALMA_GROUP_AGE_BOUND_MS'], kind: 'int', min: 0, max: 600_000, default: 200, description: 'single/merged: stay on the active group only while the oldest queued item is younger than this' },
   { key: 'maxQueue', flag: '--max-queue', env: ['XALMA_MAX_QUEUE'], kind: 'int', min: 1, max: 1_000_000, default: 512, description: 'Queued rows beyond which requests get 503 QUEUE_FULL' },
@@ -102,12 +111,21 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { key: 'engineRestartWindowMs', flag: '--engine-restart-window-ms', env: ['XALMA_ENGINE_RESTART_WINDOW_MS'], kind: 'int', min: 1000, max: 86_400_000, default: DEFAULT_SUPERVISION.restartWindowMs, description: 'The sliding window of --engine-max-restarts' },
   { key: 'engineHangTimeoutMs', flag: '--engine-hang-timeout-ms', env: ['XALMA_ENGINE_HANG_TIMEOUT_MS'], kind: 'int', min: 0, max: 3_600_000, default: DEFAULT_SUPERVISION.hangTimeoutMs, description: 'An engine worker that answers no ping for this long while it runs no onnxruntime call is replaced (one in a call is never interrupted), 0 = never' },
   { key: 'bodyLimitBytes', flag: '--body-limit', env: ['XALMA_BODY_LIMIT'], kind: 'int', min: 1024, max: 1024 * MIB, default: MIB, description: 'Largest request body in bytes (413 BODY_TOO_LARGE)' },
+  // 30 s: a 1 MiB body at 64 KiB/s (a slow mobile uplink) still arrives; a client that stalls is
+  // answered 408 and its socket freed instead of being held for ever (the server had no bound: 2000
+  // stalled sockets stayed open). Behind nginx, its client_body_timeout acts first (deploy/nginx/).
+  { key: 'bodyTimeoutMs', flag: '--body-timeout-ms', env: ['XALMA_BODY_TIMEOUT_MS'], kind: 'int', min: 100, max: 3_600_000, default: 30_000, description: 'How long a client may take to send a whole request, headers and body; past it the request is answered 408 REQUEST_TIMEOUT and the connection closed' },
   { key: 'maxTextChars', flag: '--max-text-chars', env: ['XALMA_MAX_TEXT_CHARS'], kind: 'int', min: 1, max: 1_000_000, default: 4000, description: 'Longest text per item, in characters (TEXT_TOO_LONG)' },
   { key: 'maxItems', flag: '--max-items', env: ['XALMA_MAX_ITEMS'], kind: 'int', min: 1, max: 100_000, default: 64, description: 'Most texts per request (TOO_MANY_ITEMS)' },
   { key: 'defaultMaxNewTokens', flag: '--default-max-new-tokens', env: ['XALMA_DEFAULT_MAX_NEW_TOKENS'], kind: 'int', min: 1, max: 100_000, default: 256, description: 'maxNewTokens when a request does not say' },
   { key: 'maxNewTokensLimit', flag: '--max-new-tokens-limit', env: ['XALMA_MAX_NEW_TOKENS_LIMIT'], kind: 'int', min: 1, max: 100_000, default: 1024, description: 'Largest maxNewTokens a request may ask for' },
   { key: 'maxBeams', flag: '--max-beams', env: ['XALMA_MAX_BEAMS'], kind: 'int', min: 1, max: 64, default: 8, description: 'Largest beams a request may ask for' },
   { key: 'cacheBytes', flag: '--cache-bytes', env: ['XALMA_CACHE_BYTES'], kind: 'int', min: 0, max: 64 * 1024 * MIB, default: 64 * MIB, description: 'Translation cache size in bytes, 0 = off' },
+  { key: 'cacheUrl', flag: '--cache-url', env: ['XALMA_CACHE_URL'], kind: 'string', default: '', secret: true, description: 'redis:// (or rediss://) URL of a translation cache shared by replicas, consulted after the in-process one; empty = none. Redis down or slow never fails a request: it is logged once and counted in /metrics' },
+  // 50 ms: a Redis on the same network answers a GET in well under 1 ms; a lookup that takes longer
+  // is costing the request more than it may save, and a miss then costs at most this much.
+  { key: 'cacheTimeoutMs', flag: '--cache-timeout-ms', env: ['XALMA_CACHE_TIMEOUT_MS'], kind: 'int', min: 1, max: 60_000, default: 50, description: 'Shared cache (--cache-url): command timeout; a slower answer counts as an error and the request goes on without the cache' },
+  { key: 'cacheTtlSeconds', flag: '--cache-ttl-s', env: ['XALMA_CACHE_TTL_S'], kind: 'int', min: 0, max: 31_536_000, default: 604_800, description: "Shared cache (--cache-url): how long an entry lives, 0 = for ever (then bound Redis with maxmemory and an LRU policy)" },
   { key: 'apiKeys', flag: '--api-keys', env: ['XALMA_API_KEYS'], kind: 'list', default: [], secret: true, description: 'Comma-separated API keys; when set, /v1/* needs Authorization: Bearer <key> (prefer the env var or file over the flag)' },
   { key: 'rateLimitMax', flag: '--rate-limit', env: ['XALMA_RATE_LIMIT'], kind: 'int', min: 0, max: 10_000_000, default: 0, description: 'Requests per window per API key (per client IP without keys), 0 = off' },
   { key: 'rateLimitWindowMs', flag: '--rate-limit-window-ms', env: ['XALMA_RATE_LIMIT_WINDOW_MS'], kind: 'int', min: 1, max: 86_400_000, default: 60_000, description: 'Rate-limit window' },
@@ -140,6 +158,7 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (config.defaultMaxNewTokens > config.maxNewTokensLimit) {
     problems.push(`defaultMaxNewTokens (${config.defaultMaxNewTokens}) must not exceed maxNewTokensLimit (${config.maxNewTokensLimit})`);
   }
+  if (config.cacheUrl !== '' && !/^rediss?:\/\//.test(config.cacheUrl)) problems.push('cacheUrl must start with redis:// or rediss:// (got <hidden>)');
   if (problems.length === 0) config.modelDir = await checkModelDir(config.modelDir, problems);
   if (problems.length > 0) {
     throw new XalmaError('CONFIG_INVALID', `\n  - ${problems.join('\n  - ')}`, { problems });
@@ -158,7 +177,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
 /** Markdown table of every option (for the README). */
 export function formatOptionTable(): string {
   const rows = CONFIG_OPTIONS.map((o) => {
-    const def = Array.isArray(o.default) ? (o.default.length ? o.default.join(',') : '(none)') : String(o.default);
+    const def = Array.isArray(o.default) ? (o.default.length ? o.default.join(',') : '(none)') : o.default === '' ? '(none)' : String(o.default);
     const values = o.values ? ` (${o.values.join(' \\| ')})` : '';
     return `| \`${o.flag}\` | ${o.env.map((e) => `\`${e}\``).join(', ')} | \`${o.key}\` | ${def} | ${o.description}${values} |`;
   });

@@ -21,14 +21,17 @@ import { describeLanguages, languagesRoute } from './http/languages-route.ts';
 import { libreTranslateRoutes } from './http/libretranslate-routes.ts';
 import { Lifecycle, type LoadingPart } from './http/lifecycle.ts';
 import { Metrics } from './http/metrics.ts';
-import { modelInfo } from './http/model-info.ts';
+import { modelInfo, modelRoute } from './http/model-info.ts';
 import { registerDocs } from './http/openapi.ts';
 import { translateRoute } from './http/translate-route.ts';
+import { WEB_PAGE_PATHS, webPage } from './http/web-page.ts';
 import { TranslateService, type TranslatedItem } from './http/translate-service.ts';
 import { buildGroupTable, createDetector, type Detector } from './languages/index.ts';
 import { DetectorHandle, EngineHandle } from './loading-handles.ts';
 import { readManifestFile } from './model/package.ts';
+import { connectRedis } from './scheduler/redis-client.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
+import { SharedCache } from './scheduler/shared-cache.ts';
 import { TranslationCache } from './scheduler/translation-cache.ts';
 
 export interface BuildAppOptions {
@@ -43,10 +46,11 @@ export interface BuildAppOptions {
 }
 
 /**
- * Routes that answer while the detector and the engine load: operations, docs and the language
- * lists (built from manifest.json, read before listening). Every other route needs a loaded part.
+ * Routes that answer while the detector and the engine load: operations, docs, the web page, the
+ * model name and the language lists (built from manifest.json, read before listening). Every
+ * other route needs a loaded part.
  */
-const ANSWERS_WHILE_LOADING = new Set(['/health', '/ready', '/metrics', '/v1/languages', '/languages', '/frontend/settings', '/v2/languages']);
+const ANSWERS_WHILE_LOADING = new Set(['/health', '/ready', '/metrics', '/v1/model', '/v1/languages', '/languages', '/frontend/settings', '/v2/languages', ...WEB_PAGE_PATHS]);
 
 /** What the app owns besides its routes; startServer and tests reach it as app.xalma. */
 export interface AppState {
@@ -78,12 +82,24 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Malformed request lines, oversized headers and timeouts never reach a route: answered
     // here in the same coded shape as every other error.
     clientErrorHandler: handleClientError,
+    // A whole request (headers and body) within bodyTimeoutMs, else 408 REQUEST_TIMEOUT and close
+    // (handleClientError): a client whose body stalls must not hold a socket for ever.
+    requestTimeout: config.bodyTimeoutMs,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
+  // Node swaps the two bounds when headersTimeout (60 s by default) exceeds requestTimeout, which
+  // would stretch a short body timeout to 60 s: the headers' bound must not exceed the whole's.
+  app.server.headersTimeout = Math.min(app.server.headersTimeout, config.bodyTimeoutMs);
+  // Node checks request timeouts on an interval (30 s by default), read when the server starts
+  // listening: a tenth of the bound (at most 1 s) closes a stalled request within 10% of it.
+  // (@types/node does not declare the property; Node's http.Server reads it in its 'listening' handler.)
+  (app.server as typeof app.server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(1000, Math.max(50, Math.floor(config.bodyTimeoutMs / 10)));
   const model = modelInfo(engine);
   const lifecycle = new Lifecycle(options.warm ? 'ready' : 'starting', options.loading);
   const cache = new TranslationCache<TranslatedItem>(config.cacheBytes);
+  const redis = config.cacheUrl ? connectRedis(config.cacheUrl, config.cacheTimeoutMs) : undefined;
+  const sharedCache = redis && new SharedCache<TranslatedItem>({ client: redis.client, ttlSeconds: config.cacheTtlSeconds, logger: logger.child({ component: 'shared-cache' }) });
   let metrics: Metrics | undefined;
   const scheduler = new Scheduler(
     {
@@ -96,7 +112,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
     logger.child({ component: 'scheduler', mode: engine.mode }),
   );
-  metrics = new Metrics({ engine, cache, queueDepth: () => scheduler.depth, inFlight: () => scheduler.inFlight });
+  metrics = new Metrics({ engine, cache, sharedCache, queueDepth: () => scheduler.depth, inFlight: () => scheduler.inFlight });
   app.decorate('xalma', { scheduler, lifecycle, metrics, cache, engine });
 
   installErrorHandling(app, config.retryAfterSeconds);
@@ -124,7 +140,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
 
   const groups = buildGroupTable(engine.manifest.groups);
-  const service = new TranslateService({ modelName: engine.manifest.name, scheduler, cache, detector, groups, maxPositions: engine.manifest.dims.maxPositions, logger });
+  const service = new TranslateService({ modelName: engine.manifest.name, scheduler, cache, sharedCache, detector, groups, maxPositions: engine.manifest.dims.maxPositions, logger });
   const catalog = describeLanguages(engine.manifest, groups);
   const limits = { ...config };
 
@@ -134,15 +150,19 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     await v1.register(translateRoute, { service, scheduler, model, limits });
     await v1.register(detectRoute, { detector, limits });
     await v1.register(languagesRoute, { catalog });
+    await v1.register(modelRoute, { model });
   });
   // The LibreTranslate and DeepL v2 APIs beside /v1, each with its own keys, limits and error shape.
   const compat = { service, scheduler, detector, catalog, model, config, draining: () => lifecycle.state === 'draining' };
   await app.register(libreTranslateRoutes, compat);
   await app.register(deeplRoutes, { ...compat, prefix: '/v2' });
+  // GET /: the translation page, a client of the routes above.
+  await app.register(webPage);
 
   scheduler.start(engine);
   app.addHook('onClose', async () => {
     await scheduler.stop();
+    await redis?.close();
   });
   return app;
 }
@@ -264,6 +284,7 @@ async function loadParts({ config, app, engine, detector, logger, signal, before
       interOpThreads: config.interOpThreads || undefined,
       maxResidentModules: config.maxResidentModules,
       maxMergedSessions: config.maxMergedSessions,
+      limits: { maxRows: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens, maxPrefillTokens: config.maxPrefillTokens },
       // A worker that exits or hangs is replaced; past the budget /health fails (threaded-engine.ts).
       supervision: { maxRestarts: config.engineMaxRestarts, restartWindowMs: config.engineRestartWindowMs, hangTimeoutMs: config.engineHangTimeoutMs },
       logger: logger.child({ component: 'engine' }),

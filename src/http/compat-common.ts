@@ -5,16 +5,16 @@
  *
  * Texts that need no model call are answered here: an empty text comes back empty, and, when the
  * source is to be detected, a text without language (digits, punctuation, URLs, placeholders
- * alone: the detector's `und`) comes back unchanged. /v1 answers such a text with 422
- * SOURCE_UNDETECTED; clients of these APIs send whole batches of UI strings (Weblate), where one
- * "100%" must not fail the rest.
+ * alone: the detector's `und`, read on the text runs without markup) comes back unchanged. /v1
+ * answers such a text with 422 SOURCE_UNDETECTED; clients of these APIs send whole batches of UI
+ * strings (Weblate), where one "100%" must not fail the rest.
  */
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { XalmaError, errorSpec } from '../errors.ts';
-import { UNDETERMINED, normalizeLanguage, type Detector } from '../languages/index.ts';
+import { UNDETERMINED, detectionText, normalizeLanguage, splitMarkup, type Detector, type MarkupOptions } from '../languages/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { resolveDecoding } from './decoding-options.ts';
 import { toXalmaError } from './errors.ts';
@@ -169,7 +169,7 @@ export async function translateTexts(
   request: FastifyRequest,
   reply: FastifyReply,
   opts: CompatRouteOptions,
-  ask: { texts: string[]; source?: string; target: string },
+  ask: { texts: string[]; source?: string; target: string; markup?: MarkupOptions },
 ): Promise<CompatTranslation[]> {
   const { config } = opts;
   const detect = ask.source === undefined;
@@ -177,7 +177,8 @@ export async function translateTexts(
   const pending: number[] = [];
   ask.texts.forEach((text, i) => {
     if (text.trim() === '') out[i] = { text: '', source: ask.source ?? 'en', detected: detect, confidence: 0 };
-    else if (detect && opts.detector.detect(text).language === UNDETERMINED) out[i] = { text, source: 'en', detected: true, confidence: 0 };
+    // Detection reads the text runs alone: markup and placeholders say nothing about the language.
+    else if (detect && opts.detector.detect(detectionText(splitMarkup(text, ask.markup))).language === UNDETERMINED) out[i] = { text, source: 'en', detected: true, confidence: 0 };
     else pending.push(i);
   });
   if (pending.length === 0) return out;
@@ -188,6 +189,7 @@ export async function translateTexts(
     source: ask.source,
     target: ask.target,
     options,
+    markup: ask.markup,
   });
   items.forEach((item, k) => {
     out[pending[k]] = { text: item.text, source: item.source.language, detected: item.source.detected, confidence: item.source.confidence ?? (detect ? 0 : 1) };

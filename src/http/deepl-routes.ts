@@ -10,16 +10,19 @@
  *
  * DeepL's options, as /v2/translate treats them (README, "DeepL API v2"): split_sentences,
  * preserve_formatting, outline_detection, formality default|prefer_more|prefer_less, context,
- * model_type, show_billed_characters, tag_handling_version, ignore_tags, splitting_tags and
- * non_splitting_tags are accepted (each text is translated whole, as one segment, and the model
- * has no formality or context input); tag_handling xml|html is accepted for texts without markup
- * and refused with DeepL's error while the text holds a tag or an entity (markup is not
- * translated yet); formality more|less, glossaries, style rules, translation memories and custom
- * instructions get DeepL's error for an unsupported value. Unknown parameters are ignored, as
- * DeepL does.
+ * model_type, show_billed_characters and tag_handling_version are accepted (each text is
+ * translated whole, and the model has no formality or context input). tag_handling xml|html
+ * translates the text between tags and keeps tags, attributes, comments and the content of
+ * ignore_tags (and translate="no", and in html script/style) as they are (languages/markup.ts);
+ * splitting_tags and non_splitting_tags are checked and have no effect: every tag already splits
+ * the text, so that no tag depends on the model copying it. Without tag_handling, placeholders
+ * are kept all the same. formality more|less, glossaries, style rules, translation memories and
+ * custom instructions get DeepL's error for an unsupported value. Unknown parameters are ignored,
+ * as DeepL does.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { XalmaError } from '../errors.ts';
+import type { MarkupOptions, TextFormat } from '../languages/index.ts';
 import { ApiKeyRing, installRateLimit, keyFromAuthorization } from './access.ts';
 import { CharacterQuota } from './character-quota.ts';
 import {
@@ -107,8 +110,33 @@ function param(fields: Record<string, unknown>, name: string): string | undefine
   return v === undefined || v === '' ? undefined : v;
 }
 
+/** An element name as DeepL's tag lists hold them. */
+const TAG_NAME = /^[A-Za-z_][\w:.-]*$/;
+
+/** A tag list (ignore_tags, splitting_tags, non_splitting_tags): comma-separated, repeated or a JSON array. */
+function tagList(fields: Record<string, unknown>, name: string): string[] {
+  const value = fields[name];
+  if (value === undefined || value === null || value === '') return [];
+  const list = stringList(value);
+  if (list === null) throw unsupportedValue(name, 'a comma-separated list of tag names, or an array of them');
+  const tags = list.flatMap((v) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  const bad = tags.find((t) => !TAG_NAME.test(t));
+  if (bad !== undefined) throw unsupportedValue(name, `${JSON.stringify(bad)} is not a tag name`);
+  return tags;
+}
+
+/** tag_handling as markup options; undefined without it (plain text, placeholders still kept). */
+function readMarkup(fields: Record<string, unknown>): MarkupOptions | undefined {
+  const ignoreTags = tagList(fields, 'ignore_tags');
+  // Checked for their shape only: every tag splits the text already (see the header).
+  tagList(fields, 'splitting_tags');
+  tagList(fields, 'non_splitting_tags');
+  const handling = param(fields, 'tag_handling')?.toLowerCase();
+  return handling === undefined ? undefined : { format: handling as TextFormat, ignoreTags };
+}
+
 /** Checks every option; throws DeepL's error for the first one this server cannot honour. */
-function checkOptions(fields: Record<string, unknown>, texts: readonly string[]): void {
+function checkOptions(fields: Record<string, unknown>): void {
   for (const [name, values] of Object.entries(ONE_OF)) {
     const v = param(fields, name);
     if (v !== undefined && !values.includes(v.toLowerCase())) throw unsupportedValue(name);
@@ -119,12 +147,6 @@ function checkOptions(fields: Record<string, unknown>, texts: readonly string[])
   }
   for (const [name, why] of UNSUPPORTED) {
     if (fields[name] !== undefined && fields[name] !== '' && !(Array.isArray(fields[name]) && (fields[name] as unknown[]).length === 0)) throw unsupportedValue(name, why);
-  }
-  if (param(fields, 'tag_handling') !== undefined) {
-    const marked = texts.findIndex((t) => /[<&]/.test(t));
-    if (marked !== -1) {
-      throw unsupportedValue('tag_handling', `this server does not translate markup yet: text ${marked} holds a tag or an entity; send it without tag_handling to translate it as plain text`);
-    }
   }
 }
 
@@ -182,7 +204,8 @@ export async function deeplRoutes(app: FastifyInstance, opts: CompatRouteOptions
     if (sourceField !== undefined && source === undefined) {
       throw unsupportedValue('source_lang', `${JSON.stringify(sourceField)} is not a language of this model (omit source_lang to detect it); GET /v2/languages lists them`);
     }
-    checkOptions(fields, texts);
+    checkOptions(fields);
+    const markup = readMarkup(fields);
 
     const chars = countCharacters(texts);
     const who = account(request);
@@ -192,7 +215,7 @@ export async function deeplRoutes(app: FastifyInstance, opts: CompatRouteOptions
     }
     let results;
     try {
-      results = await translateTexts(request, reply, opts, { texts, source, target });
+      results = await translateTexts(request, reply, opts, { texts, source, target, markup });
     } catch (err) {
       quota.release(who, chars);
       throw err;

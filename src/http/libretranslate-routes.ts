@@ -11,9 +11,11 @@
  * LibreTranslate reads) or `apiKey` (what the npm client sends); the listings stay open, as in
  * LibreTranslate.
  *
- * `format: "html"` is accepted for texts without markup and refused with LibreTranslate's
- * "html format is not supported" while a text holds a tag or an entity (markup is not translated
- * yet). `alternatives` is accepted and answered with none: the engine returns one hypothesis.
+ * `format: "html"` translates the text nodes and keeps tags, attributes, comments, script/style
+ * and `translate="no"` content as they are (languages/markup.ts); with `format: "text"` (the
+ * default) placeholders (`{name}`, `%s`, ICU plurals) are kept all the same. Another format gets
+ * LibreTranslate's "<format> format is not supported". `alternatives` is accepted and answered
+ * with none: the engine returns one hypothesis.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UNDETERMINED, type Detector } from '../languages/index.ts';
@@ -158,12 +160,8 @@ export async function libreTranslateRoutes(app: FastifyInstance, opts: CompatRou
       if (!Number.isInteger(alternatives)) throw new CompatError(400, 'Invalid request: alternatives parameter is not a number');
       const format = scalar(fields.format) || 'text';
       if (format !== 'text' && format !== 'html') throw new CompatError(400, `${format} format is not supported`);
-      if (format === 'html') {
-        const marked = texts.findIndex((t) => /[<&]/.test(t));
-        if (marked !== -1) throw new CompatError(400, `html format is not supported for text with markup yet (text ${marked} holds a tag or an entity); send format text to translate it as plain text`);
-      }
 
-      const results = await translateTexts(request, reply, opts, { texts, source, target });
+      const results = await translateTexts(request, reply, opts, { texts, source, target, markup: { format } });
       labelModel(reply, model);
       const translated = results.map((r) => r.text);
       const detected = results.map((r) => (r.confidence > 0 ? { confidence: percent(r.confidence), language: r.source } : NO_LANGUAGE));

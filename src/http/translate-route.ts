@@ -1,22 +1,27 @@
 /**
  * POST /v1/translate. The handler checks limits and resolves options; translation-run.ts arms the
  * deadline and the disconnect abort, then submits and awaits (STYLE: route handlers only submit and await).
+ * `format` html|xml translates the text between tags (languages/markup.ts); placeholders are kept in every format.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isAutoSource } from '../languages/index.ts';
+import { TEXT_FORMATS, isAutoSource, type TextFormat } from '../languages/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { decodingOptionsSchema, resolveDecoding, type OptionLimits, type RequestOptions } from './decoding-options.ts';
 import { errorResponses } from './errors.ts';
 import { modelInfoSchema, type ModelInfo } from './model-info.ts';
 import { checkTexts, textInputSchema, type TextLimits } from './text-input.ts';
 import type { TranslateService, TranslatedItem } from './translate-service.ts';
+import { streamTranslation } from './sse.ts';
 import { runTranslation } from './translation-run.ts';
 
 interface TranslateBody {
   text: string | string[];
   target: string;
   source?: string;
+  format?: TextFormat;
+  ignoreTags?: string[];
   options?: RequestOptions;
+  stream?: boolean;
 }
 
 export interface TranslateRouteOptions {
@@ -78,7 +83,31 @@ export const translateSchema = {
       text: textInputSchema,
       target: { ...languageField, description: 'Target language: ISO 639-1/639-3 code or English name' },
       source: { ...languageField, description: 'Source language, or "auto" (default) to detect it per text' },
+      format: {
+        type: 'string',
+        enum: TEXT_FORMATS,
+        default: 'text',
+        description:
+          'text (default), html or xml. In html/xml only the text between tags is translated: tags, attributes, comments, ' +
+          'ignoreTags content, translate="no" elements (and script/style in html) are kept byte for byte. In every format, ' +
+          'placeholders ({name}, {{var}}, %s, %1$s, %(name)s, ICU plural/select syntax, <x id=".."/>) are kept and the text ' +
+          'runs between them are translated one by one',
+      },
+      ignoreTags: {
+        type: 'array',
+        maxItems: 64,
+        items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_:.-]*$', maxLength: 64 },
+        description: 'html/xml: elements whose content is kept untranslated (as DeepL ignore_tags)',
+      },
       options: decodingOptionsSchema,
+      stream: {
+        type: 'boolean',
+        default: false,
+        description:
+          'Server-sent events instead of one JSON body: `delta` events {index, text} with each text\'s output as it is made ' +
+          '(in order; append), then one `done` event with the same fields as the JSON response, or an `error` event ' +
+          '{error} when the request fails after the stream began. Closing the connection stops the request\'s rows.',
+      },
     },
   },
   response: {
@@ -104,7 +133,10 @@ export async function translateRoute(app: FastifyInstance, opts: TranslateRouteO
     const texts = checkTexts(body.text, limits);
     const options = resolveDecoding(body.options, limits);
     const source = isAutoSource(body.source) ? undefined : body.source;
-    const translations = await runTranslation(request, reply, { service, scheduler, requestTimeoutMs: limits.requestTimeoutMs }, { texts, source, target: body.target, options });
-    return respond(translations);
+    const markup = { format: body.format ?? 'text', ignoreTags: body.ignoreTags ?? [] };
+    const deps = { service, scheduler, requestTimeoutMs: limits.requestTimeoutMs };
+    const ask = { texts, source, target: body.target, options, markup };
+    if (body.stream) return streamTranslation(request, reply, deps, ask, respond);
+    return respond(await runTranslation(request, reply, deps, ask));
   });
 }

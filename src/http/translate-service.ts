@@ -1,6 +1,7 @@
 /**
- * One translation request from plan to answer: plan every text (languages), answer identity
- * plans and cache hits directly, split the rest into sentences (languages/segment.ts), admit
+ * One translation request from plan to answer: cut markup and placeholders out of every text
+ * (languages/markup.ts) and plan it on its text runs, answer identity plans and cache hits
+ * directly, split the runs into sentences (languages/segment.ts), admit
  * every sentence row to the scheduler all-or-nothing, run pivot plans hop by hop per sentence
  * (hop 2 gets hop 1's output), reassemble each text around its original whitespace, and fill
  * the cache (per text). Route handlers call this
@@ -10,19 +11,24 @@ import type { Logger } from 'pino';
 import type { DecodingOptions, FinishReason, TranslationOutput } from '../engine/types.ts';
 import { XalmaError, isXalmaError } from '../errors.ts';
 import {
-  joinSegments,
+  detectionText,
+  layoutText,
+  markupCacheText,
   maxSegmentChars,
   normalizeLanguage,
   planTranslation,
   runHops,
-  splitText,
+  splitMarkup,
   worstFinishReason,
   type Detector,
   type GroupTable,
+  type MarkupOptions,
+  type Piece,
   type Plan,
-  type Segmented,
+  type TextLayout,
 } from '../languages/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { SharedCache } from '../scheduler/shared-cache.ts';
 import { TranslationCache } from '../scheduler/translation-cache.ts';
 
 export interface TranslateJob {
@@ -32,13 +38,17 @@ export interface TranslateJob {
   source?: string;
   target: string;
   options: DecodingOptions;
+  /** Markup and placeholders (languages/markup.ts); undefined: plain text. */
+  markup?: MarkupOptions;
   deadlineAt: number;
   /** Aborted on client disconnect or deadline; no further hop is submitted after it. */
   signal: AbortSignal;
+  /** Streaming: text i's output as it is made, in order (pieces that are final only). */
+  onText?: (index: number, delta: string) => void;
 }
 
 /** The fields a cache lookup needs. */
-export type CacheLookupJob = Pick<TranslateJob, 'texts' | 'source' | 'target' | 'options'>;
+export type CacheLookupJob = Pick<TranslateJob, 'texts' | 'source' | 'target' | 'options' | 'markup'>;
 
 export interface CacheLookup {
   keys: string[] | undefined;
@@ -62,6 +72,8 @@ export interface TranslateServiceDeps {
   modelName: string;
   scheduler: Scheduler;
   cache: TranslationCache<TranslatedItem>;
+  /** The cache replicas share (--cache-url), asked after `cache` misses; never fails a request. */
+  sharedCache?: SharedCache<TranslatedItem>;
   detector: Detector;
   groups: GroupTable;
   /** The model context in tokens (manifest dims); sets the longest sentence sent as one row. */
@@ -85,7 +97,8 @@ export class TranslateService {
    */
   lookup(job: CacheLookupJob): CacheLookup {
     const { cache } = this.deps;
-    const keys = cache.enabled && TranslationCache.cacheable(job.options) ? this.cacheKeys(job) : undefined;
+    // Keys also when only the shared cache is on (--cache-bytes 0 with --cache-url).
+    const keys = (cache.enabled || this.deps.sharedCache) && TranslationCache.cacheable(job.options) ? this.cacheKeys(job) : undefined;
     const results: Array<TranslatedItem | undefined> = new Array(job.texts.length);
     const misses: number[] = [];
     for (let i = 0; i < job.texts.length; i++) {
@@ -97,15 +110,24 @@ export class TranslateService {
   }
 
   async translate(job: TranslateJob, lookup: CacheLookup = this.lookup(job)): Promise<TranslatedItem[]> {
-    const { scheduler, cache } = this.deps;
-    const { keys, results, misses } = lookup;
+    const { scheduler, cache, sharedCache } = this.deps;
+    const { keys, results } = lookup;
+    const misses = keys && sharedCache ? await this.lookupShared(keys, results, lookup.misses) : lookup.misses;
     if (misses.length === 0) return results as TranslatedItem[];
 
     const plans = new Map<number, Plan>();
-    for (const i of misses) plans.set(i, this.plan(job, job.texts[i], i));
+    // Markup and placeholders are cut out first (languages/markup.ts): detection reads the text runs alone.
+    const pieces = new Map<number, Piece[]>();
+    for (const i of misses) {
+      pieces.set(i, splitMarkup(job.texts[i], job.markup));
+      plans.set(i, this.plan(job, detectionText(pieces.get(i)!), i));
+    }
     const remember = (i: number, item: TranslatedItem) => {
       results[i] = item;
-      if (keys) cache.set(keys[i], item);
+      if (keys) {
+        cache.set(keys[i], item);
+        sharedCache?.set(keys[i], item);
+      }
     };
     const pending: number[] = [];
     for (const i of misses) {
@@ -115,21 +137,22 @@ export class TranslateService {
     }
     if (pending.length === 0) return results as TranslatedItem[];
 
-    // One row per sentence, cut in the source language's rules (the plan knows it, detected or declared).
-    const segmented = new Map<number, Segmented>();
+    // One row per sentence of each text run, cut in the source language's rules (the plan knows it, detected or declared).
+    const layouts = new Map<number, TextLayout>();
     let rows = 0;
     for (const i of pending) {
-      const s = splitText(job.texts[i], { locale: plans.get(i)!.source, maxChars: this.maxSegmentChars });
-      segmented.set(i, s);
-      rows += Math.max(1, s.sentences.length);
+      const layout = layoutText(pieces.get(i)!, job.markup?.format ?? 'text', { locale: plans.get(i)!.source, maxChars: this.maxSegmentChars });
+      layouts.set(i, layout);
+      rows += layout.rows.length;
     }
     // All-or-nothing admission: a request is refused whole rather than half-queued.
     if (scheduler.room() < rows) {
       throw new XalmaError('QUEUE_FULL', undefined, { queued: scheduler.depth, needed: rows });
     }
-    const runs = pending.map((i) =>
-      this.runSegmented(job, plans.get(i)!, job.texts[i], segmented.get(i)!).then((out) => remember(i, describe(plans.get(i)!, job, out))),
-    );
+    const runs = pending.map((i) => {
+      const stream = job.onText ? new TextStream(layouts.get(i)!, (delta) => job.onText!(i, delta)) : undefined;
+      return this.runLayout(job, plans.get(i)!, layouts.get(i)!, stream).then((out) => remember(i, describe(plans.get(i)!, job, out)));
+    });
     try {
       await Promise.all(runs);
     } catch (err) {
@@ -139,6 +162,22 @@ export class TranslateService {
       throw err;
     }
     return results as TranslatedItem[];
+  }
+
+  /**
+   * The shared cache for the in-process cache's misses (all at once: one round trip of latency);
+   * a hit also fills the in-process cache. Returns the indexes still missing.
+   */
+  private async lookupShared(keys: string[], results: Array<TranslatedItem | undefined>, misses: number[]): Promise<number[]> {
+    const found = await Promise.all(misses.map((i) => this.deps.sharedCache!.get(keys[i])));
+    const still: number[] = [];
+    misses.forEach((i, n) => {
+      const hit = found[n];
+      if (!hit) return void still.push(i);
+      this.deps.cache.set(keys[i], hit);
+      results[i] = { ...hit, cached: true };
+    });
+    return still;
   }
 
   /**
@@ -154,7 +193,7 @@ export class TranslateService {
     } catch {
       return undefined;
     }
-    return job.texts.map((text) => TranslationCache.key({ model: this.deps.modelName, source, target, text, options: job.options }));
+    return job.texts.map((text) => TranslationCache.key({ model: this.deps.modelName, source, target, text: markupCacheText(text, job.markup), options: job.options }));
   }
 
   private plan(job: TranslateJob, text: string, index: number): Plan {
@@ -169,34 +208,90 @@ export class TranslateService {
   }
 
   /**
-   * Every sentence as its own row (they share batches), put back between the original
-   * whitespace. A text with no sentence (empty or whitespace only) goes as it is, as before.
+   * Every sentence of every text run as its own row (they share batches), put back between the
+   * original whitespace, tags and placeholders. A text with nothing to translate (markup,
+   * placeholders, digits alone) comes back as it is, without a row: outputTokens 0, eos.
    */
-  private async runSegmented(job: TranslateJob, plan: Plan, text: string, segmented: Segmented): Promise<Pick<TranslationOutput, 'text' | 'outputTokens' | 'finishReason'>> {
-    if (segmented.sentences.length === 0) return this.run(job, plan, text);
-    const outs = await Promise.all(segmented.sentences.map((sentence) => this.run(job, plan, sentence)));
+  private async runLayout(job: TranslateJob, plan: Plan, layout: TextLayout, stream?: TextStream): Promise<Pick<TranslationOutput, 'text' | 'outputTokens' | 'finishReason'>> {
+    const outs = await Promise.all(
+      layout.rows.map(async (row, r) => {
+        const out = await this.run(job, plan, row, stream && ((delta) => stream.update(r, delta)));
+        stream?.finish(r, out.text);
+        return out;
+      }),
+    );
     return {
-      text: joinSegments(segmented.separators, outs.map((o) => o.text)),
+      text: layout.assemble(outs.map((o) => o.text)),
       outputTokens: outs.reduce((sum, o) => sum + o.outputTokens, 0),
       finishReason: worstFinishReason(outs.map((o) => o.finishReason)),
     };
   }
 
-  /** Hop by hop; hop 2 keeps hop 1's age so it is not queued behind newer work. */
-  private run(job: TranslateJob, plan: Plan, text: string): Promise<TranslationOutput> {
+  /** Hop by hop; hop 2 keeps hop 1's age so it is not queued behind newer work. Only the last hop streams. */
+  private run(job: TranslateJob, plan: Plan, text: string, onText?: (delta: string) => void): Promise<TranslationOutput> {
     let enqueuedAt: number | undefined;
+    let hop = 0;
     return runHops(plan.hops, text, job.options, async (item) => {
       if (job.signal.aborted) throw job.signal.reason;
       const submittedAt = Date.now();
+      const last = ++hop === plan.hops.length;
       const out = await this.deps.scheduler.add({
         requestId: job.requestId,
         deadlineAt: job.deadlineAt,
-        item,
+        item: last && onText ? { ...item, onText } : item,
         ...(enqueuedAt !== undefined ? { continuationOf: { enqueuedAt } } : {}),
       });
       enqueuedAt ??= submittedAt;
       return out;
     });
+  }
+}
+
+/** Private-use mark: where the streamed prefix of an assembled text ends. */
+const STREAM_MARK = '\uE000';
+
+/**
+ * The streamed text of one layout: rows finish in any order, but text goes out in order. Every
+ * update assembles the layout with the rows done so far, the first unfinished row's partial
+ * text and a mark, and sends what lies before the mark and was not sent yet; so the pieces
+ * kept around the rows (whitespace, tags, placeholders) go out as soon as the row before them
+ * is done, and the streamed text ends equal to the final one.
+ */
+class TextStream {
+  private readonly partial: string[];
+  private readonly done: boolean[];
+  private sent = '';
+
+  constructor(
+    private readonly layout: TextLayout,
+    private readonly emit: (delta: string) => void,
+  ) {
+    this.partial = layout.rows.map(() => '');
+    this.done = layout.rows.map(() => false);
+  }
+
+  update(row: number, delta: string): void {
+    this.partial[row] += delta;
+    this.flush();
+  }
+
+  finish(row: number, text: string): void {
+    this.partial[row] = text;
+    this.done[row] = true;
+    this.flush();
+  }
+
+  private flush(): void {
+    const open = this.done.indexOf(false);
+    const outs = this.partial.map((p, r) => (open === -1 || r < open ? p : r === open ? p + STREAM_MARK : ''));
+    const assembled = this.layout.assemble(outs);
+    const end = open === -1 ? assembled.length : assembled.indexOf(STREAM_MARK);
+    if (end < 0) return;
+    const prefix = assembled.slice(0, end);
+    if (prefix.length > this.sent.length && prefix.startsWith(this.sent)) {
+      this.emit(prefix.slice(this.sent.length));
+      this.sent = prefix;
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DecodingOptions } from '../engine/types.ts';
 import { XalmaError } from '../errors.ts';
+import type { MarkupOptions } from '../languages/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { TranslateService, TranslatedItem } from './translate-service.ts';
 
@@ -22,6 +23,10 @@ export interface TranslationAsk {
   source?: string;
   target: string;
   options: DecodingOptions;
+  /** Markup and placeholders; undefined: plain text. */
+  markup?: MarkupOptions;
+  /** Streaming (translate-service.ts TranslateJob.onText). */
+  onText?: (index: number, delta: string) => void;
 }
 
 export async function runTranslation(request: FastifyRequest, reply: FastifyReply, deps: TranslationRunDeps, ask: TranslationAsk): Promise<TranslatedItem[]> {

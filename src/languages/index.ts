@@ -18,3 +18,4 @@ export {
 export { DEFAULT_ENGINES, ENGINE_NAMES, type EngineName } from './engine-names.ts';
 export { MISMATCH_MIN_CONFIDENCE, isAutoSource, planHops, planTranslation, runHops, type Hop, type Plan, type PlanArgs } from './plan.ts';
 export { joinSegments, maxSegmentChars, splitText, worstFinishReason, type Segmented, type SplitOptions } from './segment.ts';
+export { PLAIN, TEXT_FORMATS, detectionText, joinPieces, layoutText, markupCacheText, splitMarkup, type MarkupOptions, type Piece, type TextFormat, type TextLayout } from './markup.ts';

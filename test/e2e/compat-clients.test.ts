@@ -65,11 +65,33 @@ describe('deepl-node against /v2', () => {
     expect(after.anyLimitReached()).toBe(false);
   });
 
-  it('unsupported options get DeepL\'s error: formality more, a glossary, markup with tag handling', async () => {
+  it('unsupported options get DeepL\'s error: formality more, a glossary, a malformed ignore list', async () => {
     await expect(translator.translateText(FR, null, 'de', { formality: 'more' })).rejects.toThrow("Bad request, message: 'formality' is not supported for given 'target_lang'.");
     await expect(translator.translateText(FR, 'fr', 'de', { glossary: 'def3a26b-3e84-45b3-84ae-0c0aaf3525f7' })).rejects.toThrow("Bad request, message: Value for 'glossary_id' not supported.");
-    await expect(translator.translateText('<p>Bonjour</p>', 'fr', 'de', { tagHandling: 'html' })).rejects.toThrow(/Value for 'tag_handling' not supported/);
+    await expect(translator.translateText('<p>Bonjour</p>', 'fr', 'de', { tagHandling: 'html', ignoreTags: ['no such tag'] })).rejects.toThrow(/Value for 'ignore_tags' not supported/);
     await expect(translator.translateText(FR, null, 'tlh' as deepl.TargetLanguageCode)).rejects.toThrow("Value for 'target_lang' not supported.");
+  });
+
+  it('tagHandling html: text nodes translated, tags, attributes, entities, ignoreTags content and placeholders kept byte for byte', async () => {
+    const html =
+      '<p>Hello %(username)s,</p><p>Your <a href="https://social.example/@alice?tab=posts&amp;page=2" class="mention">post</a> ' +
+      'was boosted <b>{count, plural, one {# time} other {# times}}</b>.<br/>Reply with <code>/unsubscribe</code>.</p>';
+    const result = await translator.translateText(html, 'en', 'de', { tagHandling: 'html', ignoreTags: ['code'] });
+    // The input with its text runs cut out (each run between two kept pieces), and the output likewise.
+    const kept = [
+      '<p>', ' %(username)s,</p><p>', ' <a href="https://social.example/@alice?tab=posts&amp;page=2" class="mention">', '</a> ',
+      ' <b>{count, plural, one {# ', '} other {# ', '}}</b>.<br/>', ' <code>/unsubscribe</code>.</p>',
+    ];
+    const runs = ['Hello', 'Your', 'post', 'was boosted', 'time', 'times', 'Reply with'];
+    expect(kept.map((k, i) => k + (runs[i] ?? '')).join('')).toBe(html);
+    const shape = new RegExp(`^${kept.map((k) => k.replace(/[.*+?^\${}()|[\]\\]/g, '\\$&')).join('([\\s\\S]*?)')}$`);
+    const match = shape.exec(result.text);
+    expect(match, result.text).not.toBeNull();
+    // Every run went to the engine: what stands in its place is the demo model's output, not the English.
+    match!.slice(1).forEach((translated, i) => expect(translated).not.toBe(runs[i]));
+    expect(result.detectedSourceLang).toBe('en');
+    // DeepL counts the characters of the text as sent, markup included.
+    expect(result.billedCharacters).toBe([...html].length);
   });
 
   it('a wrong key is an AuthorizationError; a request past the quota a QuotaExceededError', async () => {
@@ -120,9 +142,11 @@ describe('requests shaped as Weblate\'s backends send them', () => {
     expect(res.status).toBe(200);
     expect(res.body.translations).toHaveLength(2);
     expect(res.body.translations[0]).toEqual({ detected_source_language: 'FR', text: await v1Text(FR, 'fr', 'de') });
-    // A placeholder Weblate turned into <x id=".."/>: refused with DeepL's error until markup is translated.
-    const marked = await postJson(`${server.url}/v2/translate`, { ...body, text: ['Bonjour <x id="8"></x> !'] }, { headers: { ...headers, 'content-type': 'application/json' } });
-    expect(marked.status).toBe(400);
-    expect(marked.body.message).toBe("Value for 'tag_handling' not supported.");
+    // A placeholder Weblate turned into <x id=".."/>: kept as it is, the words around it translated.
+    const marked = await postJson(`${server.url}/v2/translate`, { ...body, text: ['Bonjour <x id="8"></x> ! Merci <x id="9"></x>'] }, { headers: { ...headers, 'content-type': 'application/json' } });
+    expect(marked.status).toBe(200);
+    const text = marked.body.translations[0].text as string;
+    expect(text).toMatch(/^.+ <x id="8"><\/x> ! .+ <x id="9"><\/x>$/s);
+    expect(text).not.toMatch(/Bonjour|Merci/);
   });
 });

@@ -59,15 +59,31 @@ const value = fc.oneof(
   fc.boolean(),
   fc.constant(null),
 );
+/** Markup and placeholders, well-formed or not, that send a request down the markup path. */
+const markup = fc.oneof(
+  fc.constantFrom('<p>Hello <b>world</b></p>', 'Hi <x id="1"/>, %s', '{n, plural, one {# item} other {# items}}', '<div>unclosed <b>bold', '</span>&amp;<', '<script>x'),
+  fc.array(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('<', '>', '&', '{', '}', '<b>', '</b>', '<!--', '%')), { maxLength: 8 }).map((a) => a.join('')),
+);
 const deeplBody = fc.oneof(
   fc.record(
-    { text: value, target_lang: language, source_lang: language, formality: value, tag_handling: value, split_sentences: value, glossary_id: value, junk: fc.anything() },
+    {
+      text: fc.oneof(value, markup),
+      target_lang: language,
+      source_lang: language,
+      formality: value,
+      tag_handling: fc.oneof(fc.constantFrom('html', 'xml'), value),
+      ignore_tags: fc.oneof(fc.constantFrom('x', 'code,kbd', 'a b'), value),
+      non_splitting_tags: value,
+      split_sentences: value,
+      glossary_id: value,
+      junk: fc.anything(),
+    },
     { requiredKeys: [] },
   ),
   fc.jsonValue(),
 );
 const libreBody = fc.oneof(
-  fc.record({ q: value, source: language, target: language, format: value, alternatives: value, api_key: value, apiKey: value }, { requiredKeys: [] }),
+  fc.record({ q: fc.oneof(value, markup), source: language, target: language, format: fc.oneof(fc.constant('html'), value), alternatives: value, api_key: value, apiKey: value }, { requiredKeys: [] }),
   fc.jsonValue(),
 );
 

@@ -80,7 +80,7 @@ describe('DeepL: POST /v2/translate', () => {
     [{ text: [FR], target_lang: 'DE', glossary_id: 'abc' }, "Value for 'glossary_id' not supported."],
     [{ text: [FR], target_lang: 'DE', style_id: 'abc' }, "Value for 'style_id' not supported."],
     [{ text: [FR], target_lang: 'DE', custom_instructions: ['be brief'] }, "Value for 'custom_instructions' not supported."],
-    [{ text: ['Hello <x id="7"></x> world'], source_lang: 'EN', target_lang: 'DE', tag_handling: 'xml', ignore_tags: ['x'] }, "Value for 'tag_handling' not supported."],
+    [{ text: ['Hello <x id="7"></x> world'], source_lang: 'EN', target_lang: 'DE', tag_handling: 'xml', ignore_tags: 'x y' }, "Value for 'ignore_tags' not supported."],
   ])('answers %j with 400 and DeepL\'s message %j', async (body, message) => {
     const res = await post(app, '/v2/translate', body);
     expect(res.statusCode).toBe(400);

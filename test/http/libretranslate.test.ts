@@ -120,12 +120,14 @@ describe('LibreTranslate: POST /translate', () => {
     expect((await post(app, '/v1/translate', { text: '12345', target: 'de' })).json().error.code).toBe('SOURCE_UNDETECTED');
   });
 
-  it('accepts format html for text without markup and refuses markup with LibreTranslate\'s format error', async () => {
+  it('translates format html around its tags (test/http/markup.test.ts has more) and refuses another format with LibreTranslate\'s error', async () => {
     const plain = await post(app, '/translate', { q: FR, source: 'fr', target: 'de', format: 'html' });
     expect(plain.statusCode).toBe(200);
+    expect(plain.json().translatedText).toBe(await v1Text(FR, 'fr', 'de'));
     const marked = await post(app, '/translate', { q: '<p>Bonjour <b>tout</b> le monde</p>', source: 'fr', target: 'de', format: 'html' });
-    expect(marked.statusCode).toBe(400);
-    expect(marked.json().error).toMatch(/^html format is not supported/);
+    expect(marked.statusCode).toBe(200);
+    expect(marked.json().translatedText).toMatch(/^<p>.* <b>.*<\/b> .*<\/p>$/s);
+    expect(marked.json().translatedText).not.toContain('Bonjour');
     const other = await post(app, '/translate', { q: FR, source: 'fr', target: 'de', format: 'markdown' });
     expect(other.statusCode).toBe(400);
     expect(other.json()).toEqual({ error: 'markdown format is not supported' });

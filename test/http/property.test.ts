@@ -14,7 +14,11 @@ afterAll(async () => {
 });
 
 const language = fc.oneof(fc.constantFrom('en', 'de', 'fr', 'ja', 'auto', 'German', 'deu', 'zh-Hant', 'pt-BR', 'xx', '', 'sw'), fc.string({ maxLength: 12 }));
-const text = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('Guten Tag', 'Bonjour à tous', 'こんにちは'), fc.array(fc.string({ maxLength: 20 }), { maxLength: 6 }));
+const text = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.constantFrom('Guten Tag', 'Bonjour à tous', 'こんにちは', '<p>Guten <b>Tag</b></p>', '{n, plural, one {# Tag} other {# Tage}}', '<div>offen <i>%s', '&amp;<'),
+  fc.array(fc.string({ maxLength: 20 }), { maxLength: 6 }),
+);
 const options = fc.record(
   {
     maxNewTokens: fc.oneof(fc.integer({ min: -2, max: 6 }), fc.double(), fc.string()),
@@ -28,7 +32,10 @@ const options = fc.record(
   { requiredKeys: [] },
 );
 const body = fc.oneof(
-  fc.record({ text, target: language, source: language, options }, { requiredKeys: [] }),
+  fc.record(
+    { text, target: language, source: language, options, format: fc.oneof(fc.constantFrom('text', 'html', 'xml'), fc.string({ maxLength: 6 })), ignoreTags: fc.oneof(fc.array(fc.string({ maxLength: 6 }), { maxLength: 3 }), fc.string()) },
+    { requiredKeys: [] },
+  ),
   fc.record({ text, target: language }),
   fc.jsonValue(),
   fc.anything().map((x) => ({ text: x, target: 'en' })),
