@@ -51,6 +51,8 @@ const STEPS: Step[] = [
   { name: 'peers', script: 'bench/peers.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
   { name: 'import', script: 'bench/import.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
   { name: 'llamacpp', script: 'bench/llamacpp.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
+  { name: 'continuous', script: 'bench/continuous.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
+  { name: 'all-mode', script: 'bench/all-mode.ts', args: (q) => (q ? ['--quick'] : []), inQuick: false },
 ];
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'summary-only': { type: 'boolean', default: false } } });

@@ -96,6 +96,15 @@ export async function buildSummary(dir: string, since?: number): Promise<Summary
   rows.push(row('Import', `converting an F16 HF checkpoint vs reading its bytes (worst of fp32/int8/int4${imp?.coldCache ? ', cold cache' : ''})`, importRatio, 'x', '<= 1.5x', atMost(1.5), 'import.json'));
   rows.push(row('Quantized weights', 'int8 vs fp32 tokens/s, batch 32 (single mode)', imp?.ratios?.int8VsFp32TokensBatch32, 'x', '>= 2x', atLeast(2), 'import.json'));
   rows.push(row('Quantized weights', 'int4 vs fp32 RSS (whole process, batch 32)', imp?.ratios?.int4VsFp32Rss, 'x', '<= 0.3x', atMost(0.3), 'import.json', imp?.ratios?.int4VsFp32ModelRss ? `RSS the model added: ${imp.ratios.int4VsFp32ModelRss.toFixed(2)}x` : undefined));
+  // The engine core (bench/continuous.ts, bench/all-mode.ts; issue 11), in process.
+  const cont = await readJson(dir, 'continuous.json');
+  rows.push(row('Engine core', 'cost per token at 600 vs 100 generated tokens, 8 rows (merged)', cont?.length?.ratio, 'x', '<= 1.15x', atMost(1.15), 'continuous.json'));
+  rows.push(row('Engine core', 'tokens/s, 32 closed-loop clients (all mode, 8 groups mixed) vs one request at a time', cont?.batching?.ratio, 'x', '>= 8x', atLeast(8), 'continuous.json'));
+  rows.push(row('Engine core', 'time to first token p50, 32 clients vs idle', cont?.ttft?.ratio, 'x', '<= 3x', atMost(3), 'continuous.json'));
+  const allMode = await readJson(dir, 'all-mode.json');
+  const r80 = (allMode?.results as Json[] | undefined)?.filter((r) => r.preset === 'bench-r80' && String(r.config).includes('mixed'));
+  const bestR80 = r80?.length ? Math.max(...r80.map((r) => r.vsMerged as number)) : null;
+  rows.push(row('Mixed groups', 'all mode, 8 groups mixed vs merged single group, X-ALMA LoRA ratio (rank 80 / hidden 768), batch 32', bestR80, 'x', '>= 0.8x', atLeast(0.8), 'all-mode.json', 'the better of the onehot and grouped kernels'));
   // llama.cpp peer (bench/llamacpp.ts, issue 14): same weights, ours merged mode over HTTP vs llama.cpp in-process.
   const llama = await readJson(dir, 'llamacpp.json');
   const lr = llama?.ratios ?? {};

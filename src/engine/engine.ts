@@ -31,7 +31,11 @@ export interface EngineOptions {
   maxModuleBytes?: number;
   /** merged mode: most merged sessions resident (LRU); default 2. */
   maxMergedSessions?: number;
-  /** all mode: stacked LoRA kernel; default 'onehot' (faster, bench/results/graph-ops.md). */
+  /**
+   * all mode: how rows get their own module; default 'grouped': equal to 'onehot' at the bench
+   * preset's rank 16 (0.83x vs 0.82x merged mode, mixed groups) and far ahead at X-ALMA's
+   * proportions (rank 80 on hidden 768: 0.76x vs 0.46x; bench/results/all-mode.md).
+   */
   stackedKernel?: StackedKernel;
   /** Step loop limits (generate.ts): rows, reserved tokens and prefill tokens per turn. */
   limits?: Partial<LoopLimits>;
@@ -168,7 +172,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     maxResidentModules: options.maxResidentModules ?? 2,
     maxModuleBytes: options.maxModuleBytes ?? 4 * 1024 ** 3,
     maxMergedSessions: options.maxMergedSessions ?? 2,
-    stackedKernel: options.stackedKernel ?? 'onehot',
+    stackedKernel: options.stackedKernel ?? 'grouped',
     verifyChecksums: verify,
   });
   options.logger?.info({ model: pkg.manifest.name, mode: runner.mode, provider: runner.provider, demo: pkg.manifest.demo }, 'engine ready');
