@@ -160,6 +160,7 @@ describe('loading modes', () => {
     const e = await engine('all');
     const items = itemsForAllGroups();
     const long = { ...items[0], options: { ...items[0].options, maxNewTokens: 40, ignoreEos: true } };
+    const [longAlone] = await e.translateBatch([long]);
     const before = e.stats();
     const first = e.translateBatch([long]);
     // Let the long row prefill and decode a few steps, then send the others.
@@ -169,6 +170,8 @@ describe('loading modes', () => {
     const stepsWhenLateDone = e.stats().decodeSteps - before.decodeSteps;
     const [longOut] = await first;
     expect(ok(longOut).outputTokens).toBe(40);
+    // Its tokens do not depend on the rows that joined and left its steps.
+    expect(ok(longOut).text).toBe(ok(longAlone).text);
     const after = e.stats();
     // The late rows shared decode steps with the long one (more rows than steps), and finished
     // before it did (they did not wait for the whole batch).
