@@ -40,8 +40,8 @@ export class Metrics {
       registers,
     });
     new Gauge({ name: 'xalma_queue_depth', help: 'Rows waiting for a batch', registers, collect() { this.set(sources.queueDepth()); } });
-    new Gauge({ name: 'xalma_batch_in_flight_rows', help: 'Rows in the batch the engine is running', registers, collect() { this.set(sources.inFlight()); } });
-    this.batchSize = new Histogram({ name: 'xalma_batch_size', help: 'Rows per engine batch', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers });
+    new Gauge({ name: 'xalma_batch_in_flight_rows', help: 'Rows the engine is running (sent by the scheduler, not reported back)', registers, collect() { this.set(sources.inFlight()); } });
+    this.batchSize = new Histogram({ name: 'xalma_batch_size', help: 'Rows per batch the scheduler sends (rows join the engine\'s running batch; see xalma_engine_decode_rows_total)', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers });
     this.batchSeconds = new Histogram({ name: 'xalma_batch_duration_seconds', help: 'Engine time per batch', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers });
     this.batches = new Counter({ name: 'xalma_batches_total', help: 'Engine batches by group ("mixed" when a batch mixes groups)', labelNames: ['group'], registers });
     this.tokens = new Counter({ name: 'xalma_output_tokens_total', help: 'Generated tokens', registers });
@@ -51,6 +51,10 @@ export class Metrics {
     moduleCounter('xalma_module_evictions_total', 'Module evictions per group', (s) => s.moduleEvictions);
     moduleCounter('xalma_module_hits_total', 'Module cache hits per group', (s) => s.moduleHits);
     fromTotal('xalma_engine_restarts_total', 'Engine workers started to replace one that exited or stopped answering', () => sources.engine.health().restarts);
+    // The engine's step loop: decode_rows / decode_steps is the mean decode batch.
+    fromTotal('xalma_engine_decode_steps_total', 'Decode steps the engine ran', () => sources.engine.stats().decodeSteps);
+    fromTotal('xalma_engine_decode_rows_total', 'Rows over all decode steps', () => sources.engine.stats().decodeRows);
+    fromTotal('xalma_engine_prefills_total', 'Prefill steps (rows that joined the running batch together)', () => sources.engine.stats().batches);
     fromTotal('xalma_translation_cache_hits_total', 'Translation cache hits', () => sources.cache.hits);
     fromTotal('xalma_translation_cache_misses_total', 'Translation cache misses', () => sources.cache.misses);
     const shared = sources.sharedCache;

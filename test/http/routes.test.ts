@@ -44,6 +44,12 @@ describe('operations routes', () => {
     ]) {
       expect(res.body).toContain(name);
     }
+    // The step loop's counters follow the engine's own (its decode steps ran this row).
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(res.body)?.[1] ?? NaN);
+    const stats = app.xalma.engine.stats();
+    expect(value('xalma_engine_decode_steps_total')).toBe(stats.decodeSteps);
+    expect(value('xalma_engine_decode_rows_total')).toBe(stats.decodeRows);
+    expect(stats.decodeSteps).toBeGreaterThan(0);
   });
 
   it('GET /docs serves Swagger UI and /docs/json the spec', async () => {
