@@ -38,7 +38,8 @@ const modelDir = values.model ?? (await ensureBenchModel());
 async function engineCounters(url: string): Promise<{ batchSeconds: number; batches: number; rows: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const read = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { batchSeconds: read('xalma_batch_duration_seconds_sum'), batches: read('xalma_batch_size_count'), rows: read('xalma_batch_size_sum') };
+  // The engine's step loop: time in model steps, and rows per decode step.
+  return { batchSeconds: read('xalma_engine_step_seconds_total'), batches: read('xalma_engine_decode_steps_total'), rows: read('xalma_engine_decode_rows_total') };
 }
 
 async function measureCell(server: ServerProcess, system: string, mode: string, traffic: Traffic, concurrency: number): Promise<ServingCell> {

@@ -166,7 +166,7 @@ export async function profileMarkdown(dir: string): Promise<string> {
   }
   if (peers) {
     const top = Math.max(...peers.cells.map((c) => c.concurrency));
-    lines.push(`| at ${top} concurrent requests | output tok/s | engine busy (rest: waiting, HTTP, scheduling) | mean rows per engine batch |`, '|---|---|---|---|');
+    lines.push(`| at ${top} concurrent requests | output tok/s | engine busy (time in model steps; rest: waiting, HTTP, scheduling) | mean rows per decode step |`, '|---|---|---|---|');
     for (const c of peers.cells.filter((x) => x.concurrency === top)) {
       lines.push(`| ${c.system}, ${c.mode}, ${c.traffic} | ${c.median.tokensPerSec.toFixed(1)} | ${(c.engineBusyFraction * 100).toFixed(0)}% | ${c.meanBatchRows.toFixed(1)} |`);
     }

@@ -140,7 +140,7 @@ class TranslationEngine implements Engine {
 
   stats(): EngineStats {
     const loop = this.loop.stats;
-    return { ...this.counters, batches: loop.prefills, decodeSteps: loop.decodes, decodeRows: loop.decodeRows, ...this.runner.stats() };
+    return { ...this.counters, batches: loop.prefills, decodeSteps: loop.decodes, decodeRows: loop.decodeRows, stepMs: loop.stepMs, ...this.runner.stats() };
   }
 
   /** In process there is no worker to replace: serving until the process ends. */

@@ -93,6 +93,8 @@ export interface LoopStats {
   /** Rows over all decode steps (decodeRows / decodes = mean decode batch). */
   decodeRows: number;
   prefillTokens: number;
+  /** Wall time inside model steps (the engine's busy time). */
+  stepMs: number;
 }
 
 interface ItemState {
@@ -138,7 +140,7 @@ export class StepLoop {
   private loop: Promise<void> | null = null;
   private readonly kv: KvCache;
   private readonly scratch: Float64Array;
-  readonly stats: LoopStats = { prefills: 0, decodes: 0, decodeRows: 0, prefillTokens: 0 };
+  readonly stats: LoopStats = { prefills: 0, decodes: 0, decodeRows: 0, prefillTokens: 0, stepMs: 0 };
 
   constructor(
     private readonly cfg: GenerateConfig,
@@ -256,7 +258,9 @@ export class StepLoop {
       modules[r] = it.req.module;
     });
     const added = items.map((item) => ({ item, tokens: [], score: 0, len: item.req.promptIds.length }));
+    const started = performance.now();
     const result = await items[0].step({ rows: k, seqLen: S, inputIds, positionIds, pastLens: new Int32Array(k), newLens, logitsIndex, modules, firstSlot: first, kv: this.kv });
+    this.stats.stepMs += performance.now() - started;
     this.stats.prefills++;
     this.stats.prefillTokens += newLens.reduce((a, b) => a + b, 0);
     this.rows.push(...added);
@@ -278,7 +282,9 @@ export class StepLoop {
       logitsIndex[r] = BigInt(r);
       modules[r] = row.item.req.module;
     });
+    const started = performance.now();
     const result = await this.rows[0].item.step({ rows: n, seqLen: 1, inputIds, positionIds, pastLens, newLens, logitsIndex, modules, firstSlot: 0, kv: this.kv });
+    this.stats.stepMs += performance.now() - started;
     this.stats.decodes++;
     this.stats.decodeRows += n;
     for (const row of this.rows) row.len++;

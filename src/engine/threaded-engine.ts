@@ -231,6 +231,7 @@ function addStats(into: EngineStats, s: EngineStats): EngineStats {
   into.batches += s.batches;
   into.decodeSteps += s.decodeSteps;
   into.decodeRows += s.decodeRows;
+  into.stepMs += s.stepMs;
   into.rows += s.rows;
   into.outputTokens += s.outputTokens;
   for (const key of ['moduleLoads', 'moduleEvictions', 'moduleHits'] as const) {

@@ -106,6 +106,8 @@ export interface EngineStats {
   /** Decode steps and the rows in them (decodeRows / decodeSteps = mean decode batch). */
   decodeSteps: number;
   decodeRows: number;
+  /** Wall time the engine spent in model steps (busy time). */
+  stepMs: number;
   rows: number;
   outputTokens: number;
   /** per group id */

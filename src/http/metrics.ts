@@ -54,6 +54,7 @@ export class Metrics {
     // The engine's step loop: decode_rows / decode_steps is the mean decode batch.
     fromTotal('xalma_engine_decode_steps_total', 'Decode steps the engine ran', () => sources.engine.stats().decodeSteps);
     fromTotal('xalma_engine_decode_rows_total', 'Rows over all decode steps', () => sources.engine.stats().decodeRows);
+    fromTotal('xalma_engine_step_seconds_total', 'Wall time the engine spent in model steps', () => sources.engine.stats().stepMs / 1000);
     fromTotal('xalma_engine_prefills_total', 'Prefill steps (rows that joined the running batch together)', () => sources.engine.stats().batches);
     fromTotal('xalma_translation_cache_hits_total', 'Translation cache hits', () => sources.cache.hits);
     fromTotal('xalma_translation_cache_misses_total', 'Translation cache misses', () => sources.cache.misses);
