@@ -92,7 +92,6 @@ export interface LoopStats {
   decodes: number;
   /** Rows over all decode steps (decodeRows / decodes = mean decode batch). */
   decodeRows: number;
-  prefillTokens: number;
   /** Wall time inside model steps (the engine's busy time). */
   stepMs: number;
 }
@@ -104,8 +103,6 @@ interface ItemState {
   reserve: number;
   admitted: boolean;
   done: boolean;
-  reason: FinishReason;
-  result: number[];
   finished: Array<{ tokens: number[]; score: number }>;
   rng: Rng | null;
   resolve(r: GenResult): void;
@@ -140,7 +137,7 @@ export class StepLoop {
   private loop: Promise<void> | null = null;
   private readonly kv: KvCache;
   private readonly scratch: Float64Array;
-  readonly stats: LoopStats = { prefills: 0, decodes: 0, decodeRows: 0, prefillTokens: 0, stepMs: 0 };
+  readonly stats: LoopStats = { prefills: 0, decodes: 0, decodeRows: 0, stepMs: 0 };
 
   constructor(
     private readonly cfg: GenerateConfig,
@@ -151,8 +148,8 @@ export class StepLoop {
   }
 
   /** Rows running now and requests waiting to join. */
-  get load(): { running: number; waiting: number; reservedTokens: number; cacheBytes: number } {
-    return { running: this.rows.length, waiting: this.waiting.length, reservedTokens: this.reserved, cacheBytes: this.kv.bytes };
+  get load(): { running: number; waiting: number; reservedTokens: number } {
+    return { running: this.rows.length, waiting: this.waiting.length, reservedTokens: this.reserved };
   }
 
   /**
@@ -170,8 +167,6 @@ export class StepLoop {
         reserve: (req.promptIds.length + req.options.maxNewTokens) * Math.max(1, req.options.beams),
         admitted: false,
         done: false,
-        reason: 'length',
-        result: [],
         finished: [],
         rng: req.options.sample ? new Rng(req.options.seed ?? Math.floor(Math.random() * 2 ** 32)) : null,
         resolve,
@@ -262,7 +257,6 @@ export class StepLoop {
     const result = await items[0].step({ rows: k, seqLen: S, inputIds, positionIds, pastLens: new Int32Array(k), newLens, logitsIndex, modules, firstSlot: first, kv: this.kv });
     this.stats.stepMs += performance.now() - started;
     this.stats.prefills++;
-    this.stats.prefillTokens += newLens.reduce((a, b) => a + b, 0);
     this.rows.push(...added);
     this.select(first, result.logits);
   }
@@ -415,13 +409,14 @@ export class StepLoop {
       this.settle(item, { tokens: pool[0]?.tokens ?? [], finishReason: pool[0]?.reason ?? 'length' });
       return [];
     }
-    // Beams fork: make room for the extra rows before arrange copies into them.
+    // The live beams; arrange() gives each a slot with its parent's cache.
     return chosen;
   }
 }
 
-/** Runs `reqs` on one step function to the end (tests, benchmarks, the CLI): a loop of its own. */
-export async function generate(step: StepFn, reqs: GenRequest[], cfg: GenerateConfig, limits?: LoopLimits): Promise<GenResult[]> {
-  const loop = new StepLoop(cfg, limits ?? { ...DEFAULT_LIMITS, maxRows: Math.max(DEFAULT_LIMITS.maxRows, reqs.reduce((n, r) => n + Math.max(1, r.options.beams), 0)), maxBatchTokens: Number.POSITIVE_INFINITY, maxPrefillTokens: Number.POSITIVE_INFINITY });
+/** Runs `reqs` on one step function to the end, all admitted at once (tests, benchmarks): a loop of its own. */
+export async function generate(step: StepFn, reqs: GenRequest[], cfg: GenerateConfig): Promise<GenResult[]> {
+  const maxRows = Math.max(DEFAULT_LIMITS.maxRows, reqs.reduce((n, r) => n + Math.max(1, r.options.beams), 0));
+  const loop = new StepLoop(cfg, { maxRows, maxBatchTokens: Number.POSITIVE_INFINITY, maxPrefillTokens: Number.POSITIVE_INFINITY });
   return Promise.all(reqs.map((r) => loop.submit(r, step)));
 }

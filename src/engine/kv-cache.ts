@@ -31,15 +31,6 @@ export class KvCache {
     return this.seqCap;
   }
 
-  get rowCapacity(): number {
-    return this.rowCap;
-  }
-
-  /** Bytes held (for stats). */
-  get bytes(): number {
-    return this.buffers.reduce((n, b) => n + b.byteLength, 0);
-  }
-
   /**
    * Makes room for `rows` slots of `seq` positions; keeps the first `lens.length` rows' valid
    * positions (lens[r] each). Grows by doubling, never shrinks (see release).

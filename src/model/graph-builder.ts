@@ -16,10 +16,10 @@
  *   - logits for the last position only: 71.1 vs 84.8 ms per step, 304 vs 430 ms prefill (8x48).
  *   - stacked LoRA for mixed batches: one-hot GEMM 83.5 ms vs per-row Gather + batched MatMul
  *     114.9 ms (plain 71.1, one module as inputs 85.9).
- *   - attention and RoPE stay standard ops (MatMul/Softmax with GQA heads folded into the query
- *     axis, so K/V are never repeated; Gather of cos/sin tables). onnxruntime's
- *     GroupQueryAttention could share the KV buffer between steps, but it assumes right-padded
- *     caches; not measured yet.
+ *   - RoPE: Gather of cos/sin tables. Attention: onnxruntime's GroupQueryAttention over the
+ *     engine's KV cache ('gqa', the engine's layout: bench/results/continuous.md and kv-cache.ts
+ *     say why it reads the cache and does not write it in place), else standard ops
+ *     (MatMul/Softmax with GQA heads folded into the query axis, so K/V are never repeated).
  */
 import { LORA_TARGETS, linearShape, tensorNames, type LlamaDims, type LoraConfig, type LoraTarget } from './architecture.ts';
 import { INT4_BLOCK, linearStorage, type WeightDtype } from './weight-storage.ts';

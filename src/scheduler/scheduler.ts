@@ -20,13 +20,6 @@ import type { Batch, BatchReport, Entry, SchedulerOptions, SchedulerRequest } fr
 type Phase = 'created' | 'running' | 'stopping' | 'stopped';
 type BatchRunner = Pick<Engine, 'translateBatch'>;
 
-/** A batch sent to the engine whose rows are not all back yet. */
-interface Dispatched {
-  batch: Batch;
-  back: boolean[];
-  outstanding: number;
-}
-
 /** A fill window never stays open longer than this many maxWaitMs (15 ms default: 120 ms). */
 const FILL_CAP_WAITS = 8;
 
@@ -37,7 +30,8 @@ export class Scheduler {
   private queued = 0;
   /** Rows sent to the engine and not reported back yet. */
   private inEngine = 0;
-  private readonly dispatched = new Map<Batch, Dispatched>();
+  /** Batches sent to the engine: which of their rows are back. */
+  private readonly dispatched = new Map<Batch, boolean[]>();
   private activeGroup: number | null = null;
   private seq = 0;
   private batchSeq = 0;
@@ -168,16 +162,15 @@ export class Scheduler {
     }
     const batch: Batch = { id: ++this.batchSeq, group, entries, formedAt: now };
     this.inEngine += entries.length;
-    this.dispatched.set(batch, { batch, back: entries.map(() => false), outstanding: entries.length });
+    this.dispatched.set(batch, entries.map(() => false));
     return batch;
   }
 
   /** One row of a dispatched batch is back from the engine: answered at once, room freed. */
   private rowBack(batch: Batch, index: number, out: TranslationOutput | XalmaError | undefined): void {
-    const d = this.dispatched.get(batch);
-    if (!d || d.back[index]) return;
-    d.back[index] = true;
-    d.outstanding--;
+    const back = this.dispatched.get(batch);
+    if (!back || back[index]) return;
+    back[index] = true;
     this.inEngine--;
     const entry = batch.entries[index];
     if (entry.state === 'running') {
@@ -274,9 +267,9 @@ export class Scheduler {
   private dispatch(engine: BatchRunner, batch: Batch): void {
     const started = performance.now();
     const finish = (outputs: ReadonlyArray<TranslationOutput | XalmaError>) => {
+      // update() hands back the rows onRow has not (each wakes a loop waiting for room).
       this.update(batch, outputs, performance.now() - started);
       if (this.inEngine === 0) this.freeSince = this.now();
-      if (this.waitingFor === 'room') this.fireWake();
     };
     engine.translateBatch(batch.entries.map((e) => e.item), (index, out) => this.rowBack(batch, index, out)).then(finish, (err: unknown) => {
       const error = isXalmaError(err) ? err : new XalmaError('INTERNAL_ERROR', 'the engine failed a batch', undefined, { cause: err });
