@@ -3,6 +3,7 @@
  * on a loopback port, driven by real HTTP clients (fetch / node:http).
  */
 import type { Config } from '../../src/config.ts';
+import type { LoadingPart } from '../../src/http/lifecycle.ts';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/server.ts';
 import { testConfig } from '../http/helpers.ts';
 
@@ -34,4 +35,18 @@ export async function until(check: () => boolean, ms = 10_000, what = 'condition
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(2);
   }
+}
+
+/** A start-up held before `held` is reported loaded (startTestServer's beforeLoaded), until release(). */
+export function holdAt(held: LoadingPart) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let reached!: () => void;
+  const atHold = new Promise<void>((resolve) => (reached = resolve));
+  const beforeLoaded = (part: LoadingPart) => {
+    if (part !== held) return Promise.resolve();
+    reached();
+    return gate;
+  };
+  return { beforeLoaded, release, atHold };
 }

@@ -5,24 +5,10 @@
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { LoadingPart } from '../../src/http/lifecycle.ts';
 import { DetectorHandle, type EngineHandle } from '../../src/loading-handles.ts';
 import type { RunningServer } from '../../src/server.ts';
-import { postJson, startTestServer } from './helpers.ts';
+import { holdAt, postJson, startTestServer } from './helpers.ts';
 
-/** A start-up held before the detector is reported loaded, until release(). */
-function holdAt(held: LoadingPart) {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  let reached!: () => void;
-  const atHold = new Promise<void>((resolve) => (reached = resolve));
-  const beforeLoaded = (part: LoadingPart) => {
-    if (part !== held) return Promise.resolve();
-    reached();
-    return gate;
-  };
-  return { beforeLoaded, release, atHold };
-}
 
 function tcpConnects(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);

@@ -7,27 +7,13 @@
 import type { Browser, Page } from 'puppeteer-core';
 import puppeteer from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LoadingPart } from '../../src/http/lifecycle.ts';
 import type { RunningServer } from '../../src/server.ts';
 import { ensureChromium } from '../support/chromium.ts';
-import { startTestServer } from './helpers.ts';
+import { holdAt, startTestServer } from './helpers.ts';
 
 const chromium = ensureChromium();
 if (chromium.path === null) console.warn(`skipping the web page test: ${chromium.reason}`);
 
-/** Start-up held before `held` is reported loaded, until release(). */
-function holdAt(held: LoadingPart) {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  let reached!: () => void;
-  const atHold = new Promise<void>((resolve) => (reached = resolve));
-  const beforeLoaded = (part: LoadingPart) => {
-    if (part !== held) return Promise.resolve();
-    reached();
-    return gate;
-  };
-  return { beforeLoaded, release, atHold };
-}
 
 const GERMAN = 'Der schnelle braune Fuchs springt über den faulen Hund.';
 const MAX_TEXT_CHARS = 200;

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SENTENCES, closeShared, makeApp, post } from './helpers.ts';
+import { SENTENCES, closeShared, makeApp, post, v1Text } from './helpers.ts';
 
 const FR = SENTENCES[3].text;
 const DE = SENTENCES[0].text;
@@ -29,11 +29,6 @@ function form(fields: Record<string, string | string[]>): string {
 const postForm = (a: FastifyInstance, url: string, fields: Record<string, string | string[]>, headers: Record<string, string> = {}) =>
   a.inject({ method: 'POST', url, payload: form(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
 
-async function v1Text(text: string, source: string, target: string): Promise<string> {
-  const res = await post(app, '/v1/translate', { text, source, target });
-  expect(res.statusCode).toBe(200);
-  return res.json().translations[0].text;
-}
 
 describe('DeepL: POST /v2/translate', () => {
   it('translates repeated form `text` fields in order, with upper-case detected source and billed characters', async () => {
@@ -41,8 +36,8 @@ describe('DeepL: POST /v2/translate', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       translations: [
-        { detected_source_language: 'FR', text: await v1Text(FR, 'fr', 'en'), billed_characters: [...FR].length },
-        { detected_source_language: 'DE', text: await v1Text(DE, 'de', 'en'), billed_characters: [...DE].length },
+        { detected_source_language: 'FR', text: await v1Text(app, FR, 'fr', 'en'), billed_characters: [...FR].length },
+        { detected_source_language: 'DE', text: await v1Text(app, DE, 'de', 'en'), billed_characters: [...DE].length },
       ],
     });
     expect(res.headers['x-xalma-demo']).toBe('true');
@@ -51,7 +46,7 @@ describe('DeepL: POST /v2/translate', () => {
   it('takes the JSON body Weblate sends (formality default, tag_handling xml, ignore_tags [x]) for text without markup', async () => {
     const res = await post(app, '/v2/translate', { text: [FR], source_lang: 'FR', target_lang: 'DE', formality: 'default', tag_handling: 'xml', ignore_tags: ['x'] });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ translations: [{ detected_source_language: 'FR', text: await v1Text(FR, 'fr', 'de') }] });
+    expect(res.json()).toEqual({ translations: [{ detected_source_language: 'FR', text: await v1Text(app, FR, 'fr', 'de') }] });
   });
 
   it.each(['EN-US', 'PT-BR', 'PT-PT', 'ZH-HANS', 'NB', 'de'])('accepts DeepL\'s target_lang %s', async (target) => {
@@ -62,10 +57,10 @@ describe('DeepL: POST /v2/translate', () => {
   it('answers a text without language unchanged and an empty text empty, without failing the batch', async () => {
     const res = await post(app, '/v2/translate', { text: ['%s', '', FR], target_lang: 'DE' });
     expect(res.statusCode).toBe(200);
-    expect(res.json().translations.map((t: { text: string }) => t.text)).toEqual(['%s', '', await v1Text(FR, 'fr', 'de')]);
+    expect(res.json().translations.map((t: { text: string }) => t.text)).toEqual(['%s', '', await v1Text(app, FR, 'fr', 'de')]);
     // With a given source too: an empty or blank text never reaches the model.
     const given = await post(app, '/v2/translate', { text: ['', '  ', FR], source_lang: 'FR', target_lang: 'DE' });
-    expect(given.json().translations.map((t: { text: string }) => t.text)).toEqual(['', '', await v1Text(FR, 'fr', 'de')]);
+    expect(given.json().translations.map((t: { text: string }) => t.text)).toEqual(['', '', await v1Text(app, FR, 'fr', 'de')]);
   });
 
   it.each([

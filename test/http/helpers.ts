@@ -5,6 +5,7 @@
  */
 import type { LoadingPart } from '../../src/http/lifecycle.ts';
 import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
 import { defaultConfig, type Config } from '../../src/config.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { Engine } from '../../src/engine/types.ts';
@@ -62,4 +63,11 @@ export const SENTENCES: Array<{ lang: string; text: string }> = [
 
 export function post(app: FastifyInstance, url: string, body: unknown, headers: Record<string, string> = {}) {
   return app.inject({ method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+}
+
+/** What /v1 answers for the text, pair and default options (the compatible APIs share its path and cache). */
+export async function v1Text(app: FastifyInstance, text: string, source: string, target: string): Promise<string> {
+  const res = await post(app, '/v1/translate', { text, source, target });
+  expect(res.statusCode).toBe(200);
+  return res.json().translations[0].text;
 }

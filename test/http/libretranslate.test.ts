@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SENTENCES, closeShared, makeApp, post } from './helpers.ts';
+import { SENTENCES, closeShared, makeApp, post, v1Text } from './helpers.ts';
 
 const FR = SENTENCES[3].text;
 const RU = SENTENCES[2].text;
@@ -34,12 +34,6 @@ function multipart(fields: Record<string, string>, file?: { name: string; conten
   return { payload: `${parts.join('')}--${boundary}--\r\n`, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
 }
 
-/** What /v1 answers for the same text, pair and default options (the compatible APIs share its path and cache). */
-async function v1Text(text: string, source: string, target: string): Promise<string> {
-  const res = await post(app, '/v1/translate', { text, source, target });
-  expect(res.statusCode).toBe(200);
-  return res.json().translations[0].text;
-}
 
 describe('LibreTranslate: GET /languages and /frontend/settings', () => {
   it('lists every language of the model as a bare array of {code, name, targets}, targets without the language itself', async () => {
@@ -67,7 +61,7 @@ describe('LibreTranslate: POST /translate', () => {
     const res = await post(app, '/translate', { q: FR, source: 'auto', target: 'de' });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.translatedText).toBe(await v1Text(FR, 'fr', 'de'));
+    expect(body.translatedText).toBe(await v1Text(app, FR, 'fr', 'de'));
     expect(body.detectedLanguage.language).toBe('fr');
     expect(body.detectedLanguage.confidence).toBeGreaterThan(1);
     expect(body.detectedLanguage.confidence).toBeLessThanOrEqual(100);
@@ -80,14 +74,14 @@ describe('LibreTranslate: POST /translate', () => {
     const res = await post(app, '/translate', { q: [FR, 'Merci beaucoup pour votre aide'], source: 'fr', target: 'en' });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.translatedText).toEqual([await v1Text(FR, 'fr', 'en'), await v1Text('Merci beaucoup pour votre aide', 'fr', 'en')]);
+    expect(body.translatedText).toEqual([await v1Text(app, FR, 'fr', 'en'), await v1Text(app, 'Merci beaucoup pour votre aide', 'fr', 'en')]);
     expect(body.detectedLanguage).toBeUndefined();
   });
 
   it('takes a form body with the same answer as JSON, and alternatives as an empty list', async () => {
     const res = await postForm(app, '/translate', { q: FR, source: 'fr', target: 'de', alternatives: '2' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ translatedText: await v1Text(FR, 'fr', 'de'), alternatives: [] });
+    expect(res.json()).toEqual({ translatedText: await v1Text(app, FR, 'fr', 'de'), alternatives: [] });
   });
 
   it('normalizes CRLF line ends of form bodies to LF, as LibreTranslate does (and leaves JSON as sent)', async () => {
@@ -101,7 +95,7 @@ describe('LibreTranslate: POST /translate', () => {
   it('takes multipart FormData fields (what LibreTranslate\'s web page posts) and refuses a file part', async () => {
     const res = await app.inject({ method: 'POST', url: '/translate', ...multipart({ q: FR, source: 'fr', target: 'de' }) });
     expect(res.statusCode).toBe(200);
-    expect(res.json().translatedText).toBe(await v1Text(FR, 'fr', 'de'));
+    expect(res.json().translatedText).toBe(await v1Text(app, FR, 'fr', 'de'));
     const withFile = await app.inject({ method: 'POST', url: '/translate', ...multipart({ source: 'fr', target: 'de' }, { name: 'q', content: FR }) });
     expect(withFile.statusCode).toBe(400);
     expect(withFile.json().error).toMatch(/file parts are not accepted/);
@@ -112,7 +106,7 @@ describe('LibreTranslate: POST /translate', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.translatedText[0]).toBe('12345');
-    expect(body.translatedText[1]).toBe(await v1Text(RU, 'ru', 'de'));
+    expect(body.translatedText[1]).toBe(await v1Text(app, RU, 'ru', 'de'));
     expect(body.translatedText[2]).toBe('');
     expect(body.detectedLanguage[0]).toEqual({ confidence: 0, language: 'en' });
     expect(body.detectedLanguage[1].language).toBe('ru');
@@ -123,7 +117,7 @@ describe('LibreTranslate: POST /translate', () => {
   it('translates format html around its tags (test/http/markup.test.ts has more) and refuses another format with LibreTranslate\'s error', async () => {
     const plain = await post(app, '/translate', { q: FR, source: 'fr', target: 'de', format: 'html' });
     expect(plain.statusCode).toBe(200);
-    expect(plain.json().translatedText).toBe(await v1Text(FR, 'fr', 'de'));
+    expect(plain.json().translatedText).toBe(await v1Text(app, FR, 'fr', 'de'));
     const marked = await post(app, '/translate', { q: '<p>Bonjour <b>tout</b> le monde</p>', source: 'fr', target: 'de', format: 'html' });
     expect(marked.statusCode).toBe(200);
     expect(marked.json().translatedText).toMatch(/^<p>.* <b>.*<\/b> .*<\/p>$/s);
