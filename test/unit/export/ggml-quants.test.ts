@@ -34,10 +34,14 @@ describe('Q8_0 (ggml block of 32: f16 scale, 32 int8)', () => {
 
   it('dequantizes within half a step (plus the f16 rounding of d) of the input', () => {
     fc.assert(fc.property(floats, (x) => {
-      const y = dequantizeQ8_0(quantizeQ8_0(x));
+      const q = quantizeQ8_0(x);
+      const y = dequantizeQ8_0(q);
       const amax = Math.max(...Array.from(x, Math.abs));
       const d = amax / 127;
-      for (let j = 0; j < 32; j++) expect(Math.abs(y[j] - x[j])).toBeLessThanOrEqual(d / 2 + 127 * d * 2 ** -11 + 1e-30);
+      // The stored d's own rounding: at most d * 2^-11 where f16 is normal; all of d where it underflows.
+      const rounding = Math.abs(halfAt(q, 0) - d);
+      expect(rounding).toBeLessThanOrEqual(Math.max(d * 2 ** -11, 2 ** -25));
+      for (let j = 0; j < 32; j++) expect(Math.abs(y[j] - x[j])).toBeLessThanOrEqual(d / 2 + 127 * rounding + 1e-30);
     }));
   });
 });
@@ -69,11 +73,15 @@ describe('Q4_0 (ggml block of 32: f16 scale, 16 bytes of nibbles)', () => {
 
   it('dequantizes within half a step (plus the f16 rounding of d) of the input, the extreme exactly up to f16', () => {
     fc.assert(fc.property(floats, (x) => {
-      const y = dequantizeQ4_0(quantizeQ4_0(x));
+      const q = quantizeQ4_0(x);
+      const y = dequantizeQ4_0(q);
       const amax = Math.max(...Array.from(x, Math.abs));
       const d = amax / 8;
+      // The stored |d|'s own rounding: at most d * 2^-11 where f16 is normal; all of d where it underflows.
+      const rounding = Math.abs(Math.abs(halfAt(q, 0)) - d);
+      expect(rounding).toBeLessThanOrEqual(Math.max(d * 2 ** -11, 2 ** -25));
       // Codes clamp at 15 (+7 d): values up to +8 d land there, so the top of the range may be off by one step.
-      for (let j = 0; j < 32; j++) expect(Math.abs(y[j] - x[j])).toBeLessThanOrEqual(d + 8 * d * 2 ** -11 + 1e-30);
+      for (let j = 0; j < 32; j++) expect(Math.abs(y[j] - x[j])).toBeLessThanOrEqual(d + 8 * rounding + 1e-30);
     }));
   });
 
