@@ -14,6 +14,9 @@
  *        import.ts     HF checkpoint import vs reading it; int8/int4 vs fp32 speed and RSS
  *        llamacpp.ts   llama.cpp (node-llama-cpp, installed on first run) on the same weights:
  *                      oracle, single request, 32 concurrent, mixed groups, prefill, per precision
+ *        continuous.ts the step loop: cost per token vs length, closed-loop batching, TTFT
+ *        all-mode.ts   all mode's LoRA kernels vs merged, at rank 16 and X-ALMA's ratio
+ *        soak.ts       10 minutes of mixed traffic: RSS drift and any 5xx
  *   3. bench/results/summary.{md,json}: each DESIGN 4 ratio, target, pass/miss; SVG plots.
  * A bench that fails is reported (and its rows marked stale or not measured); the rest run.
  *
@@ -53,6 +56,7 @@ const STEPS: Step[] = [
   { name: 'llamacpp', script: 'bench/llamacpp.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
   { name: 'continuous', script: 'bench/continuous.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
   { name: 'all-mode', script: 'bench/all-mode.ts', args: (q) => (q ? ['--quick'] : []), inQuick: false },
+  { name: 'soak', script: 'bench/soak.ts', args: (q) => (q ? ['--minutes', '1', '--warmup', '15'] : []), inQuick: true },
 ];
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'summary-only': { type: 'boolean', default: false } } });

@@ -12,7 +12,7 @@ export interface SummaryRow {
   area: string;
   ratio: string;
   measured: number | null;
-  unit: 'x' | 'ms' | '%' | '/s';
+  unit: 'x' | 'ms' | '%' | '/s' | 'n';
   target: string;
   pass: boolean | null;
   source: string;
@@ -114,6 +114,11 @@ export async function buildSummary(dir: string, since?: number): Promise<Summary
     rows.push(row('llama.cpp peer', `single-request p50 latency vs llama.cpp, ${ours} vs ${p} (lower is better)`, lr[`${p}.singleP50`], 'x', '<= 1.5x', atMost(1.5), 'llamacpp.json', 'ours over HTTP, theirs in-process'));
   }
   rows.push(row('llama.cpp peer', 'mixed groups, 32 concurrent: all mode vs llama.cpp with one context per group (f32)', lr['f32.mixedC32TokensPerSec'], 'x', '>= 1x', atLeast(1), 'llamacpp.json'));
+  // Soak (bench/soak.ts, issue 11): the server process under minutes of mixed traffic.
+  const soak = await readJson(dir, 'soak.json');
+  const soakNote = soak ? `${soak.tally.requests} requests, ${((soak.rss.samples.at(-1)?.s ?? 0) / 60).toFixed(0)} min; RSS slope ${soak.rss.slopeMiBPerMin.toFixed(1)} MiB/min` : undefined;
+  rows.push(row('Soak', 'RSS at the end of the soak vs after warm-up (mixed traffic, streams, aborts)', soak?.rss?.ratio, 'x', '<= 1.1x', atMost(1.1), 'soak.json', soakNote));
+  rows.push(row('Soak', 'failures: 5xx other than deliberate 503s, bad requests not 4xx, broken streams', soak?.tally?.failureCount, 'n', '0', (x) => x === 0, 'soak.json'));
   for (const r of rows) {
     const stale = staleNote(dir, r.source, since);
     if (stale) r.note = r.note ? `${r.note}; ${stale}` : stale;
@@ -129,6 +134,7 @@ function fmt(r: SummaryRow): string {
     case 'ms': return `${m.toFixed(3)} ms`;
     case '%': return `${m.toFixed(1)}%`;
     case '/s': return `${Math.round(m)}/s`;
+    case 'n': return String(m);
   }
 }
 
