@@ -7,7 +7,8 @@
  *      onnxruntime through src/engine/ort.ts: FLOP/s per shape, and the step-weighted total
  *      (all products' FLOPs / the sum of their times).
  *   2. The engine's decode step: the merged-mode graph (plain weights, the engine's norm and
- *      last-position logits) and the all-mode graph (8 stacked modules), one step at batch 32
+ *      last-position logits) and the all-mode graph (8 modules, rows of all 8 groups mixed; its
+ *      grouped LoRA kernel, the default, and the onehot one), one step at batch 32
  *      with a past of 64 positions. FLOP/s = the same products' FLOPs / step time; LoRA work in
  *      the all-mode graph counts as overhead, not as useful FLOPs.
  *   3. Profile of a whole generation (merged runner, NEW_TOKENS tokens, EOS ignored) at batch
@@ -75,9 +76,9 @@ const rooflineGflops = stepFlops / rooflineMs / 1e6;
 // ---- 2. The engine's decode step (its own graphs and KV cache, through the mode runners) ----
 const steps: Array<{ graph: string; ms: number; gflops: number; efficiency: number }> = [];
 const genConfig = generateConfig(pkg.manifest);
-async function timeStep(graph: string, mode: 'merged' | 'all'): Promise<void> {
+async function timeStep(graph: string, mode: 'merged' | 'all', stackedKernel: 'onehot' | 'grouped' = 'grouped'): Promise<void> {
   const r = await createRunner(mode, {
-    pkg, header, session: SESSION, maxResidentModules: 1, maxModuleBytes: 1024 ** 3, maxMergedSessions: 1, stackedKernel: 'onehot', verifyChecksums: false,
+    pkg, header, session: SESSION, maxResidentModules: 1, maxModuleBytes: 1024 ** 3, maxMergedSessions: 1, stackedKernel, verifyChecksums: false,
   });
   const groups = mode === 'all' ? pkg.manifest.groups.map((g) => g.id) : [1];
   const { step } = await r.prepare(groups);
@@ -106,7 +107,8 @@ async function timeStep(graph: string, mode: 'merged' | 'all'): Promise<void> {
   console.error(`decode step, ${graph}: ${m.toFixed(1)} ms, ${gflops.toFixed(1)} GFLOP/s = ${((gflops / rooflineGflops) * 100).toFixed(0)}% of the GEMM roofline`);
 }
 await timeStep('merged mode (plain weights)', 'merged');
-await timeStep('all mode (8 stacked modules, onehot)', 'all');
+await timeStep('all mode (8 modules mixed, grouped kernel: the default)', 'all', 'grouped');
+await timeStep('all mode (8 stacked modules, onehot kernel)', 'all', 'onehot');
 
 // ---- 3. Profile of whole generations: model step vs JS around it ----
 const tokenizer = await loadTokenizer(pkg.tokenizerPath);
