@@ -10,7 +10,7 @@
  *     first token (first streamed text) under that load vs idle (goal: p50 <= 3x idle).
  * The engine runs with the server's default step-loop limits (src/config.ts).
  *
- *   npx tsx bench/continuous.ts [--quick]
+ *   npx tsx bench/continuous.ts [--quick] [--prefix-cache-mb N]   (default: the server's; 0: off)
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ import { defaultConfig } from '../src/config.ts';
 import { ensureBenchModel, machineInfo, median, writeResults } from './common.ts';
 import { TEXTS } from './lib/workload.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'prefix-cache-mb': { type: 'string' } } });
 const quick = values.quick;
 const loadAtStart = loadavg()[0];
 const modelDir = await ensureBenchModel();
@@ -55,7 +55,8 @@ const lengthRatio = perToken[lengths[1]] / perToken[lengths[0]];
 
 // ---- continuous batching and time to first token ----
 const defaults = defaultConfig();
-const limits = { maxRows: defaults.maxBatchSize, maxBatchTokens: defaults.maxBatchTokens, maxPrefillTokens: defaults.maxPrefillTokens };
+const prefixCacheMb = values['prefix-cache-mb'] === undefined ? defaults.prefixCacheMb : Number(values['prefix-cache-mb']);
+const limits = { maxRows: defaults.maxBatchSize, maxBatchTokens: defaults.maxBatchTokens, maxPrefillTokens: defaults.maxPrefillTokens, prefixCacheBytes: prefixCacheMb * 1024 ** 2 };
 const all = await createEngine({ modelDir, mode: 'all', provider: 'cpu', verifyChecksums: false, limits });
 /** Output length of request i: 32..95, spread (a fixed sequence, the same for both phases). */
 const lengthOf = (i: number) => 32 + ((i * 37) % 64);
@@ -103,11 +104,12 @@ console.error(`one at a time: ${sequentialTps.toFixed(1)} tok/s, TTFT p50 ${ttft
 console.error(`${CLIENTS} closed-loop clients: ${concurrentTps.toFixed(1)} tok/s (${(concurrentTps / sequentialTps).toFixed(2)}x), TTFT p50 ${ttftLoad.toFixed(0)} ms (${(ttftLoad / ttftIdle).toFixed(2)}x idle), mean decode batch ${meanDecodeBatch.toFixed(1)}`);
 
 const info = machineInfo();
-const command = `npx tsx bench/continuous.ts${quick ? ' --quick' : ''}`;
+const command = `npx tsx bench/continuous.ts${quick ? ' --quick' : ''}${values['prefix-cache-mb'] === undefined ? '' : ` --prefix-cache-mb ${prefixCacheMb}`}`;
 const record = {
   bench: 'continuous', ...info, command, loadAtStart,
   length: { rows: ROWS, perTokenMs: perToken, ratio: lengthRatio },
   batching: { clients: CLIENTS, newTokens: NEW, sequentialTps, concurrentTps, ratio: concurrentTps / sequentialTps, meanDecodeBatch },
+  prefixCache: { mb: prefixCacheMb, hits: stats.prefixHits, tokens: stats.prefixTokens },
   ttft: { idleP50Ms: ttftIdle, loadP50Ms: ttftLoad, ratio: ttftLoad / ttftIdle },
 };
 const lines = [
@@ -124,6 +126,7 @@ const lines = [
   `| tokens/s, ${CLIENTS} closed-loop clients, 8 groups mixed | ${concurrentTps.toFixed(1)} | |`,
   `| batching ratio | **${(concurrentTps / sequentialTps).toFixed(2)}x** | >= 8x |`,
   `| mean decode batch under load | ${meanDecodeBatch.toFixed(1)} | |`,
+  `| prompt-head cache (${prefixCacheMb} MB): prompts that started from a cached head, head tokens not recomputed | ${stats.prefixHits}, ${stats.prefixTokens} | |`,
   `| time to first token p50, idle | ${ttftIdle.toFixed(0)} ms | |`,
   `| time to first token p50, ${CLIENTS} clients | ${ttftLoad.toFixed(0)} ms | |`,
   `| TTFT ratio | **${(ttftLoad / ttftIdle).toFixed(2)}x** | <= 3x |`,

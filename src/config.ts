@@ -28,6 +28,7 @@ export interface Config {
   maxBatchSize: number;
   maxBatchTokens: number;
   maxPrefillTokens: number;
+  prefixCacheMb: number;
   maxWaitMs: number;
   groupAgeBoundMs: number;
   maxQueue: number;
@@ -100,6 +101,7 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   // The engine's step loop (src/engine/generate.ts). Tokens reserved = prompt + maxNewTokens per row; the KV cache holds them.
   { key: 'maxBatchTokens', flag: '--max-batch-tokens', env: ['XALMA_MAX_BATCH_TOKENS'], kind: 'int', min: 64, max: 16_777_216, default: 16_384, description: 'Most tokens the running rows may reserve (prompt + maxNewTokens each); the KV cache holds rows x the longest such reservation, 8 x layers x kvHeads x headDim bytes per token' },
   { key: 'maxPrefillTokens', flag: '--max-prefill-tokens', env: ['XALMA_MAX_PREFILL_TOKENS'], kind: 'int', min: 1, max: 1_048_576, default: 512, description: 'Most prompt tokens prefilled between two decode steps: running rows wait at most one such prefill for new ones (one prompt always goes)' },
+  { key: 'prefixCacheMb', flag: '--prefix-cache-mb', env: ['XALMA_PREFIX_CACHE_MB'], kind: 'int', min: 0, max: 1_048_576, default: 256, description: 'Memory for the keys and values of prompt heads (the start every prompt of a language pair shares), so later prompts of the pair skip that part of their prefill; 0 turns it off' },
   { key: 'maxWaitMs', flag: '--max-wait-ms', env: ['XALMA_MAX_WAIT_MS'], kind: 'int', min: 0, max: 10_000, default: 15, description: 'How long an idle engine waits for a batch to fill (from the later of the oldest row and the engine freeing up)' },
   { key: 'groupAgeBoundMs', flag: '--group-age-bound-ms', env: ['XALMA_GROUP_AGE_BOUND_MS'], kind: 'int', min: 0, max: 600_000, default: 200, description: 'single/merged: stay on the active group only while the oldest queued item is younger than this' },
   { key: 'maxQueue', flag: '--max-queue', env: ['XALMA_MAX_QUEUE'], kind: 'int', min: 1, max: 1_000_000, default: 512, description: 'Queued rows beyond which requests get 503 QUEUE_FULL' },

@@ -284,7 +284,7 @@ async function loadParts({ config, app, engine, detector, logger, signal, before
       interOpThreads: config.interOpThreads || undefined,
       maxResidentModules: config.maxResidentModules,
       maxMergedSessions: config.maxMergedSessions,
-      limits: { maxRows: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens, maxPrefillTokens: config.maxPrefillTokens },
+      limits: { maxRows: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens, maxPrefillTokens: config.maxPrefillTokens, prefixCacheBytes: config.prefixCacheMb * 1024 ** 2 },
       // A worker that exits or hangs is replaced; past the budget /health fails (threaded-engine.ts).
       supervision: { maxRestarts: config.engineMaxRestarts, restartWindowMs: config.engineRestartWindowMs, hangTimeoutMs: config.engineHangTimeoutMs },
       logger: logger.child({ component: 'engine' }),

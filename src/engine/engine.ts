@@ -13,6 +13,7 @@ import { DEFAULT_LIMITS, StepLoop, generateConfig, type LoopLimits } from './gen
 import { IncrementalDetokenizer } from './detokenizer.ts';
 import { createRunner, type ModeRunner } from './modes.ts';
 import { encodePrompt, loadTokenizer, type TextTokenizer } from './tokenizer.ts';
+import { commonPrefix } from './prefix-cache.ts';
 import type { Engine, EngineHealth, EngineStats, LoadingMode, RowListener, TranslationItem, TranslationOutput } from './types.ts';
 import { DEFAULT_DECODING } from './types.ts';
 import type { Manifest } from '../model/manifest-types.ts';
@@ -54,6 +55,8 @@ class TranslationEngine implements Engine {
   readonly mixesGroups: boolean;
   private counters = { rows: 0, outputTokens: 0 };
   private readonly loop: StepLoop;
+  /** promptHead per language pair (a few hundred pairs at most). */
+  private readonly heads = new Map<string, number[]>();
 
   constructor(
     readonly manifest: Manifest,
@@ -111,7 +114,8 @@ class TranslationEngine implements Engine {
         const text = detok.push(token);
         if (text) item.onText!(text);
       } : undefined;
-      const o = await this.loop.submit({ promptIds, options, module: item.group, signal: item.signal, onToken }, step);
+      const prefixLength = Math.min(commonPrefix(promptIds, this.promptHead(item.sourceName, item.targetName)), promptIds.length - 1);
+      const o = await this.loop.submit({ promptIds, options, module: item.group, signal: item.signal, onToken, prefixLength }, step);
       const tail = detok?.flush();
       if (tail) item.onText!(tail);
       // A stop at a cap the context imposed (below the caller's maxNewTokens) is a cut, not a length the caller chose.
@@ -130,6 +134,22 @@ class TranslationEngine implements Engine {
     }
   }
 
+  /**
+   * The ids every prompt of a language pair starts with: where the prompts of two different
+   * one-letter texts part. A prompt shares them up to where its own tokenization departs.
+   */
+  private promptHead(sourceName: string, targetName: string): number[] {
+    const key = `${sourceName}\u0000${targetName}`;
+    let head = this.heads.get(key);
+    if (!head) {
+      const prompt = (text: string) => encodePrompt(this.tokenizer, { template: this.manifest.promptTemplate, sourceName, targetName, text });
+      const a = prompt('a');
+      head = a.slice(0, commonPrefix(a, prompt('b')));
+      this.heads.set(key, head);
+    }
+    return head;
+  }
+
   async warmup(): Promise<void> {
     const started = Date.now();
     const group = this.manifest.groups[0].id;
@@ -140,7 +160,7 @@ class TranslationEngine implements Engine {
 
   stats(): EngineStats {
     const loop = this.loop.stats;
-    return { ...this.counters, batches: loop.prefills, decodeSteps: loop.decodes, decodeRows: loop.decodeRows, stepMs: loop.stepMs, ...this.runner.stats() };
+    return { ...this.counters, batches: loop.prefills, decodeSteps: loop.decodes, decodeRows: loop.decodeRows, stepMs: loop.stepMs, prefixHits: loop.prefixHits, prefixTokens: loop.prefixTokens, ...this.runner.stats() };
   }
 
   /** In process there is no worker to replace: serving until the process ends. */

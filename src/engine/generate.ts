@@ -19,6 +19,7 @@ import type { DecodingOptions, FinishReason } from './types.ts';
 import { argmax, logSoftmaxRow, sampleRow, topK } from './decoding.ts';
 import { Rng } from '../model/random.ts';
 import { KvCache, type KvShape } from './kv-cache.ts';
+import { PrefixCache } from './prefix-cache.ts';
 import { XalmaError, isXalmaError } from '../errors.ts';
 import type { Manifest } from '../model/manifest-types.ts';
 
@@ -28,6 +29,12 @@ export interface GenRequest {
   /** Group id of this row's module (all mode maps it to its stacked slot); ignored by single-module runners. */
   module: number;
   signal?: AbortSignal;
+  /**
+   * Leading prompt tokens that every prompt of its language pair shares (the prompt head): with
+   * a prefix cache, the first such prompt keeps their keys and values and later ones on the
+   * same module are prefilled after them. 0 or absent: none.
+   */
+  prefixLength?: number;
   /** Each token as it is chosen (greedy and sampling; beam search settles only at the end). */
   onToken?: (token: number) => void;
 }
@@ -82,9 +89,11 @@ export interface LoopLimits {
   maxBatchTokens: number;
   /** Most prompt tokens prefilled per turn (one prompt always goes, whatever its length). */
   maxPrefillTokens: number;
+  /** Bytes of prompt heads' keys and values kept (prefix-cache.ts); 0 or absent: no prefix cache. */
+  prefixCacheBytes?: number;
 }
 
-export const DEFAULT_LIMITS: LoopLimits = { maxRows: 32, maxBatchTokens: 32 * 1024, maxPrefillTokens: 1024 };
+export const DEFAULT_LIMITS: LoopLimits = { maxRows: 32, maxBatchTokens: 32 * 1024, maxPrefillTokens: 1024, prefixCacheBytes: 256 * 1024 ** 2 };
 
 export interface LoopStats {
   /** Model calls: prefill steps and decode steps. */
@@ -94,6 +103,9 @@ export interface LoopStats {
   decodeRows: number;
   /** Wall time inside model steps (the engine's busy time). */
   stepMs: number;
+  /** Prompts prefilled after a cached head, and the head tokens they did not recompute. */
+  prefixHits: number;
+  prefixTokens: number;
 }
 
 interface ItemState {
@@ -137,7 +149,8 @@ export class StepLoop {
   private loop: Promise<void> | null = null;
   private readonly kv: KvCache;
   private readonly scratch: Float64Array;
-  readonly stats: LoopStats = { prefills: 0, decodes: 0, decodeRows: 0, stepMs: 0 };
+  private readonly prefixes: PrefixCache | null;
+  readonly stats: LoopStats = { prefills: 0, decodes: 0, decodeRows: 0, stepMs: 0, prefixHits: 0, prefixTokens: 0 };
 
   constructor(
     private readonly cfg: GenerateConfig,
@@ -145,6 +158,7 @@ export class StepLoop {
   ) {
     this.kv = new KvCache(cfg, cfg.maxPositions);
     this.scratch = new Float64Array(cfg.vocabSize);
+    this.prefixes = limits.prefixCacheBytes ? new PrefixCache(limits.prefixCacheBytes) : null;
   }
 
   /** Rows running now and requests waiting to join. */
@@ -231,34 +245,69 @@ export class StepLoop {
     return admitted;
   }
 
-  private async prefill(items: ItemState[]): Promise<void> {
+  /**
+   * Prefills the admitted prompts into slots from rows.length on. Prompts whose head is in the
+   * prefix cache start from it, each in its own step (onnxruntime's GroupQueryAttention takes a
+   * multi-token step over a past at batch 1 only); the others run as one right-padded step,
+   * and the heads they bring are kept for the next prompts of their pair.
+   */
+  private async prefill(admitted: ItemState[]): Promise<void> {
     const first = this.rows.length;
-    const k = items.length;
-    const S = Math.max(...items.map((it) => it.req.promptIds.length));
-    const need = Math.max(...items.map((it) => it.req.promptIds.length + it.req.options.maxNewTokens), ...this.rows.map((r) => r.len + r.item.req.options.maxNewTokens - r.tokens.length + 1));
-    this.kv.ensure(first + k, need, this.rows.map((r) => r.len));
-    const inputIds = new BigInt64Array(k * S);
-    const positionIds = new BigInt64Array(k * S);
-    const newLens = new Int32Array(k);
-    const logitsIndex = new BigInt64Array(k);
-    const modules = new Int32Array(k);
-    items.forEach((it, r) => {
-      const ids = it.req.promptIds;
-      for (let t = 0; t < S; t++) {
-        inputIds[r * S + t] = BigInt(t < ids.length ? ids[t] : this.cfg.padId);
-        positionIds[r * S + t] = BigInt(t);
-      }
-      newLens[r] = ids.length;
-      logitsIndex[r] = BigInt(r * S + ids.length - 1);
-      modules[r] = it.req.module;
+    const headOf = (it: ItemState) => {
+      const n = it.req.prefixLength ?? 0;
+      return this.prefixes && n > 0 && n < it.req.promptIds.length ? PrefixCache.key(it.req.module, it.req.promptIds, n) : null;
+    };
+    const cached = admitted.map((it) => {
+      const key = headOf(it);
+      return key ? this.prefixes!.get(key) : undefined;
     });
-    const added = items.map((item) => ({ item, tokens: [], score: 0, len: item.req.promptIds.length }));
+    const fresh = admitted.filter((_, i) => !cached[i]);
+    const hits = admitted.flatMap((it, i) => (cached[i] ? [{ it, head: cached[i] }] : []));
+    const items = [...fresh, ...hits.map((h) => h.it)];
+    const need = Math.max(...items.map((it) => it.req.promptIds.length + it.req.options.maxNewTokens), ...this.rows.map((r) => r.len + r.item.req.options.maxNewTokens - r.tokens.length + 1));
+    this.kv.ensure(first + items.length, need, this.rows.map((r) => r.len));
+    const V = this.cfg.vocabSize;
+    const logits = new Float32Array(items.length * V);
     const started = performance.now();
-    const result = await items[0].step({ rows: k, seqLen: S, inputIds, positionIds, pastLens: new Int32Array(k), newLens, logitsIndex, modules, firstSlot: first, kv: this.kv });
+    if (fresh.length > 0) {
+      const out = await this.prefillStep(fresh.map((it) => it.req.promptIds), 0, first, fresh[0].step, fresh.map((it) => it.req.module));
+      logits.set(out.subarray(0, fresh.length * V));
+      fresh.forEach((it, r) => {
+        const key = headOf(it);
+        if (key && !this.prefixes!.has(key)) this.prefixes!.set(key, { len: it.req.prefixLength!, rows: this.kv.readRow(first + r, it.req.prefixLength!) });
+      });
+    }
+    for (const [j, { it, head }] of hits.entries()) {
+      const slot = first + fresh.length + j;
+      this.kv.writeRow(slot, head.rows, head.len);
+      const out = await this.prefillStep([it.req.promptIds.slice(head.len)], head.len, slot, it.step, [it.req.module]);
+      logits.set(out.subarray(0, V), (fresh.length + j) * V);
+      this.stats.prefixHits++;
+      this.stats.prefixTokens += head.len;
+    }
     this.stats.stepMs += performance.now() - started;
     this.stats.prefills++;
-    this.rows.push(...added);
-    this.select(first, result.logits);
+    this.rows.push(...items.map((item) => ({ item, tokens: [], score: 0, len: item.req.promptIds.length })));
+    this.select(first, logits);
+  }
+
+  /** One right-padded prompt step: `prompts` after `past` cached positions each, into slots from `slot`. */
+  private async prefillStep(prompts: number[][], past: number, slot: number, step: StepFn, modules: number[]): Promise<Float32Array> {
+    const k = prompts.length;
+    const S = Math.max(...prompts.map((p) => p.length));
+    const inputIds = new BigInt64Array(k * S);
+    const positionIds = new BigInt64Array(k * S);
+    const logitsIndex = new BigInt64Array(k);
+    prompts.forEach((ids, r) => {
+      for (let t = 0; t < S; t++) {
+        inputIds[r * S + t] = BigInt(t < ids.length ? ids[t] : this.cfg.padId);
+        positionIds[r * S + t] = BigInt(past + t);
+      }
+      logitsIndex[r] = BigInt(r * S + ids.length - 1);
+    });
+    const newLens = Int32Array.from(prompts, (p) => p.length);
+    const result = await step({ rows: k, seqLen: S, inputIds, positionIds, pastLens: new Int32Array(k).fill(past), newLens, logitsIndex, modules: Int32Array.from(modules), firstSlot: slot, kv: this.kv });
+    return result.logits;
   }
 
   private async decode(): Promise<void> {

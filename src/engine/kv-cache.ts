@@ -83,6 +83,27 @@ export class KvCache {
     }
   }
 
+  /** The first `len` positions of `slot`, every buffer: what a prefix cache keeps (a copy). */
+  readRow(slot: number, len: number): Float32Array[] {
+    const { kvHeads, headDim } = this.shape;
+    return this.buffers.map((buf) => {
+      const out = new Float32Array(kvHeads * len * headDim);
+      for (let h = 0; h < kvHeads; h++) {
+        const src = (slot * kvHeads + h) * this.seqCap * headDim;
+        out.set(buf.subarray(src, src + len * headDim), h * len * headDim);
+      }
+      return out;
+    });
+  }
+
+  /** Puts what `readRow` returned (`len` positions) at the start of `slot`. */
+  writeRow(slot: number, rows: Float32Array[], len: number): void {
+    const { kvHeads, headDim } = this.shape;
+    this.buffers.forEach((buf, b) => {
+      for (let h = 0; h < kvHeads; h++) buf.set(rows[b].subarray(h * len * headDim, (h + 1) * len * headDim), (slot * kvHeads + h) * this.seqCap * headDim);
+    });
+  }
+
   /**
    * 'append' layout: writes new keys/values [rows, kvHeads, seqLen, headDim] of one layer into
    * slots first.. at each row's past length, `counts[r]` positions each.

@@ -65,9 +65,8 @@ function asCodedModuleError(err: unknown, group: number): XalmaError {
  * own length (seqlens_k). 'append': standard attention over the whole capacity, masked; a
  * prompt step over empty caches reads no past at all.
  */
-export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBatch, feeds: OrtFeeds) => void): StepFn {
+export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBatch, feeds: OrtFeeds) => void, layout = engineKvLayout(pkg)): StepFn {
   const { numLayers: L, numKvHeads: kvh, headDim: hd } = pkg.manifest.dims;
-  const layout = engineKvLayout(pkg);
   return async (b) => {
     const feeds: OrtFeeds = {
       input_ids: int64Tensor(b.inputIds, [b.rows, b.seqLen]),
@@ -79,12 +78,16 @@ export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBat
     if (layout === 'gqa') {
       const seqlens = new Int32Array(b.rows);
       let total = 0;
+      // A multi-token step over a past (a prompt after a cached prefix): GroupQueryAttention takes
+      // every row's new tokens to be the last seqLen of its length, so right padding counts in it
+      // (the padding comes after the row's real tokens, which causality keeps from seeing it).
+      const padded = b.seqLen > 1 && b.pastLens.some((n) => n > 0);
       for (let r = 0; r < b.rows; r++) {
-        seqlens[r] = b.pastLens[r] + b.newLens[r] - 1;
+        seqlens[r] = b.pastLens[r] + (padded ? b.seqLen : b.newLens[r]) - 1;
         total = Math.max(total, seqlens[r] + 1);
       }
-      // A prompt step must name its padded length (GroupQueryAttention's first-prompt rule).
-      if (b.seqLen > 1) total = b.seqLen;
+      // A first prompt must name its padded length (GroupQueryAttention's first-prompt rule).
+      if (b.seqLen > 1 && !padded) total = b.seqLen;
       feeds.seqlens_k = int32Tensor(seqlens, [b.rows]);
       feeds.total_sequence_length = int32Tensor(Int32Array.of(total), []);
     } else {

@@ -232,6 +232,8 @@ function addStats(into: EngineStats, s: EngineStats): EngineStats {
   into.decodeSteps += s.decodeSteps;
   into.decodeRows += s.decodeRows;
   into.stepMs += s.stepMs;
+  into.prefixHits += s.prefixHits;
+  into.prefixTokens += s.prefixTokens;
   into.rows += s.rows;
   into.outputTokens += s.outputTokens;
   for (const key of ['moduleLoads', 'moduleEvictions', 'moduleHits'] as const) {

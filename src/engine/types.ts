@@ -108,6 +108,9 @@ export interface EngineStats {
   decodeRows: number;
   /** Wall time the engine spent in model steps (busy time). */
   stepMs: number;
+  /** Prompts prefilled after a cached prompt head, and the head tokens not recomputed. */
+  prefixHits: number;
+  prefixTokens: number;
   rows: number;
   outputTokens: number;
   /** per group id */

@@ -22,7 +22,7 @@ export function toError(e: ErrorPayload): XalmaError {
 }
 
 export function emptyStats(): EngineStats {
-  return { batches: 0, decodeSteps: 0, decodeRows: 0, stepMs: 0, rows: 0, outputTokens: 0, moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
+  return { batches: 0, decodeSteps: 0, decodeRows: 0, stepMs: 0, prefixHits: 0, prefixTokens: 0, rows: 0, outputTokens: 0, moduleLoads: {}, moduleEvictions: {}, moduleHits: {} };
 }
 
 export type WorkerLoss = { kind: 'exited'; detail: string } | { kind: 'hung'; silentMs: number };

@@ -55,6 +55,8 @@ export class Metrics {
     fromTotal('xalma_engine_decode_steps_total', 'Decode steps the engine ran', () => sources.engine.stats().decodeSteps);
     fromTotal('xalma_engine_decode_rows_total', 'Rows over all decode steps', () => sources.engine.stats().decodeRows);
     fromTotal('xalma_engine_step_seconds_total', 'Wall time the engine spent in model steps', () => sources.engine.stats().stepMs / 1000);
+    fromTotal('xalma_engine_prefix_hits_total', 'Prompts prefilled after a cached prompt head (the language pair\'s shared start)', () => sources.engine.stats().prefixHits);
+    fromTotal('xalma_engine_prefix_tokens_total', 'Prompt tokens taken from the prompt-head cache instead of computed', () => sources.engine.stats().prefixTokens);
     fromTotal('xalma_engine_prefills_total', 'Prefill steps (rows that joined the running batch together)', () => sources.engine.stats().batches);
     fromTotal('xalma_translation_cache_hits_total', 'Translation cache hits', () => sources.cache.hits);
     fromTotal('xalma_translation_cache_misses_total', 'Translation cache misses', () => sources.cache.misses);
