@@ -52,6 +52,17 @@ describe('operations routes', () => {
     expect(stats.decodeSteps).toBeGreaterThan(0);
   });
 
+  it('GET /metrics counts prompts that started from a cached prompt head: the second text of a pair does', async () => {
+    const value = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec((await app.inject('/metrics')).body)?.[1] ?? NaN);
+    await post(app, '/v1/translate', { text: 'Das Wetter ist heute schön', source: 'de', target: 'en', options: FAST });
+    const before = await value('xalma_engine_prefix_hits_total');
+    const tokensBefore = await value('xalma_engine_prefix_tokens_total');
+    await post(app, '/v1/translate', { text: 'Wo ist der Bahnhof', source: 'de', target: 'en', options: FAST });
+    expect(await value('xalma_engine_prefix_hits_total')).toBe(before + 1);
+    expect(await value('xalma_engine_prefix_tokens_total')).toBeGreaterThan(tokensBefore + 5);
+    expect(app.xalma.engine.stats().prefixHits).toBe(before + 1);
+  });
+
   it('GET /docs serves Swagger UI and /docs/json the spec', async () => {
     const ui = await app.inject('/docs/');
     expect(ui.statusCode).toBe(200);
