@@ -16,6 +16,7 @@
  *                      oracle, single request, 32 concurrent, mixed groups, prefill, per precision
  *        continuous.ts the step loop: cost per token vs length, closed-loop batching, TTFT
  *        all-mode.ts   all mode's LoRA kernels vs merged, at rank 16 and X-ALMA's ratio
+ *        prefix-cache.ts  the prompt-head cache on vs off, closed-loop clients
  *        soak.ts       10 minutes of mixed traffic: RSS drift and any 5xx
  *   3. bench/results/summary.{md,json}: each DESIGN 4 ratio, target, pass/miss; SVG plots.
  * A bench that fails is reported (and its rows marked stale or not measured); the rest run.
@@ -56,6 +57,7 @@ const STEPS: Step[] = [
   { name: 'llamacpp', script: 'bench/llamacpp.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
   { name: 'continuous', script: 'bench/continuous.ts', args: (q) => (q ? ['--quick'] : []), inQuick: true },
   { name: 'all-mode', script: 'bench/all-mode.ts', args: (q) => (q ? ['--quick'] : []), inQuick: false },
+  { name: 'prefix-cache', script: 'bench/prefix-cache.ts', args: () => [], inQuick: false },
   { name: 'soak', script: 'bench/soak.ts', args: (q) => (q ? ['--minutes', '1', '--warmup', '15'] : []), inQuick: true },
 ];
 
