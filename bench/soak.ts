@@ -15,9 +15,10 @@
  *   (streamed or not), LibreTranslate /translate (source auto), DeepL /v2/translate (form),
  *   and bad requests (unknown language, broken JSON).
  *
- *   npx tsx bench/soak.ts [--minutes 10] [--warmup 60] [--clients 16] [--model DIR] [-- serve flags]
+ *   npx tsx bench/soak.ts [--minutes 10] [--warmup 60] [--clients 16] [--model DIR] [--out soak] [-- serve flags]
  * The default model is the embedded demo (many requests per minute, so a per-request leak
- * shows fast); serve flags after `--` (e.g. `-- --mode single`) go to the server.
+ * shows fast); serve flags after `--` (e.g. `-- --mode single`) go to the server. Results:
+ * bench/results/<out>.{json,md} (the summary reads soak.json).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -34,6 +35,7 @@ const { values, positionals } = parseArgs({
     clients: { type: 'string', default: '16' },
     model: { type: 'string', default: DEFAULT_MODEL_DIR },
     seed: { type: 'string', default: '11' },
+    out: { type: 'string', default: 'soak' },
   },
 });
 const minutes = Number(values.minutes);
@@ -252,7 +254,7 @@ const peak = Math.max(...samples.map((s) => s.rssMiB));
 
 const record = {
   machine: machineInfo(),
-  command: `npx tsx bench/soak.ts --minutes ${minutes} --warmup ${warmupS} --clients ${clients}${positionals.length ? ' -- ' + positionals.join(' ') : ''}`,
+  command: `npx tsx bench/soak.ts --minutes ${minutes} --warmup ${warmupS} --clients ${clients}${values.out === 'soak' ? '' : ` --out ${values.out}`}${positionals.length ? ' -- ' + positionals.join(' ') : ''}`,
   model: values.model,
   serveFlags: positionals,
   tally: { ...tally, failureCount: tally.failures.length },
@@ -277,6 +279,6 @@ const md = `# Soak
 | RSS slope after warm-up | ${slope.toFixed(2)} MiB/min |
 | peak RSS | ${peak.toFixed(0)} MiB |
 ${tally.failures.length ? `\nFirst failures:\n\n${tally.failures.slice(0, 10).map((f) => `- ${f}`).join('\n')}\n` : ''}`;
-await writeResults('soak', record, md);
+await writeResults(values.out!, record, md);
 console.log(md);
 process.exit(tally.failures.length ? 1 : 0);
