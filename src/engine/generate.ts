@@ -6,7 +6,8 @@
  *      and their step is the running one (single/merged modes: one module per batch);
  *   2. execute: prefill the admitted prompts in one right-padded step (at most
  *      `maxPrefillTokens` prompt tokens per turn, so new prompts never stall running rows for
- *      long), then one decode step for every running row;
+ *      long; a prompt whose head is in the prefix cache gets a step of its own from there),
+ *      then one decode step for every running row;
  *   3. update: append tokens, finish rows (EOS, length, abort), resolve them at once and give
  *      their slots to the remaining rows.
  * A request that arrives during a step joins at the next turn; a finished one leaves at once.
