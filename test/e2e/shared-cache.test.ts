@@ -97,11 +97,14 @@ describe.skipIf(unavailable)('shared translation cache in Redis', () => {
 
     redis = startRedis(port, dir);
     await waitFor(() => portAnswers(port), 20_000, 'redis-server again');
-    // A fresh Redis is empty. Once A's client has reconnected, a new text stored by A is a hit on B.
-    await waitFor(async () => {
-      await translate(a, `Le chat dort ${Date.now()}`);
-      return metric(await metrics(a), 'xalma_shared_cache_up') === 1;
-    }, 20_000, 'A reconnecting');
+    // A fresh Redis is empty. Once both clients have reconnected (each on its own backoff: B's
+    // lookups are misses until its client is ready again), a new text stored by A is a hit on B.
+    for (const [name, app] of [['A', a], ['B', b]] as const) {
+      await waitFor(async () => {
+        await translate(app, `Le chat dort ${Date.now()}`);
+        return metric(await metrics(app), 'xalma_shared_cache_up') === 1;
+      }, 20_000, `${name} reconnecting`);
+    }
     const keysBefore = await dbSize();
     const hitsBefore = metric(await metrics(b), 'xalma_shared_cache_hits_total');
     expect((await translate(a, 'Le chien aboie')).json().translations[0].cached).toBe(false);
