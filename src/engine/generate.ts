@@ -254,27 +254,24 @@ export class StepLoop {
    */
   private async prefill(admitted: ItemState[]): Promise<void> {
     const first = this.rows.length;
-    const headOf = (it: ItemState) => {
+    // Each prompt's head key (null: no cache, or no head), built once for the lookup and the store.
+    const keyed = admitted.map((it) => {
       const n = it.req.prefixLength ?? 0;
-      return this.prefixes && n > 0 && n < it.req.promptIds.length ? PrefixCache.key(it.req.module, it.req.promptIds, n) : null;
-    };
-    const cached = admitted.map((it) => {
-      const key = headOf(it);
-      return key ? this.prefixes!.get(key) : undefined;
+      const key = this.prefixes && n > 0 && n < it.req.promptIds.length ? PrefixCache.key(it.req.module, it.req.promptIds, n) : null;
+      return { it, key, head: key ? this.prefixes!.get(key) : undefined };
     });
-    const fresh = admitted.filter((_, i) => !cached[i]);
-    const hits = admitted.flatMap((it, i) => (cached[i] ? [{ it, head: cached[i] }] : []));
-    const items = [...fresh, ...hits.map((h) => h.it)];
+    const fresh = keyed.filter((k) => !k.head).map(({ it, key }) => ({ it, key }));
+    const hits = keyed.flatMap(({ it, head }) => (head ? [{ it, head }] : []));
+    const items = [...fresh, ...hits].map((x) => x.it);
     const need = Math.max(...items.map((it) => it.req.promptIds.length + it.req.options.maxNewTokens), ...this.rows.map((r) => r.len + r.item.req.options.maxNewTokens - r.tokens.length + 1));
     this.kv.ensure(first + items.length, need, this.rows.map((r) => r.len));
     const V = this.cfg.vocabSize;
     const logits = new Float32Array(items.length * V);
     const started = performance.now();
     if (fresh.length > 0) {
-      const out = await this.prefillStep(fresh.map((it) => it.req.promptIds), 0, first, fresh[0].step, fresh.map((it) => it.req.module));
+      const out = await this.prefillStep(fresh.map(({ it }) => it.req.promptIds), 0, first, fresh[0].it.step, fresh.map(({ it }) => it.req.module));
       logits.set(out.subarray(0, fresh.length * V));
-      fresh.forEach((it, r) => {
-        const key = headOf(it);
+      fresh.forEach(({ it, key }, r) => {
         if (key && !this.prefixes!.has(key)) this.prefixes!.set(key, { len: it.req.prefixLength!, rows: this.kv.readRow(first + r, it.req.prefixLength!) });
       });
     }

@@ -78,16 +78,14 @@ export function stepWith(session: Session, pkg: ModelPackage, extra: (b: StepBat
     if (layout === 'gqa') {
       const seqlens = new Int32Array(b.rows);
       let total = 0;
-      // A multi-token step over a past (a prompt after a cached prefix): GroupQueryAttention takes
-      // every row's new tokens to be the last seqLen of its length, so right padding counts in it
-      // (the padding comes after the row's real tokens, which causality keeps from seeing it).
-      const padded = b.seqLen > 1 && b.pastLens.some((n) => n > 0);
       for (let r = 0; r < b.rows; r++) {
-        seqlens[r] = b.pastLens[r] + (padded ? b.seqLen : b.newLens[r]) - 1;
+        seqlens[r] = b.pastLens[r] + b.newLens[r] - 1;
         total = Math.max(total, seqlens[r] + 1);
       }
-      // A first prompt must name its padded length (GroupQueryAttention's first-prompt rule).
-      if (b.seqLen > 1 && !padded) total = b.seqLen;
+      // A first prompt must name its padded length (GroupQueryAttention's first-prompt rule). A
+      // multi-token step over a past (a prompt after a cached head) names its real total; GQA
+      // takes those at batch 1 only, so there is no padding to count.
+      if (b.seqLen > 1 && b.pastLens.every((n) => n === 0)) total = b.seqLen;
       feeds.seqlens_k = int32Tensor(seqlens, [b.rows]);
       feeds.total_sequence_length = int32Tensor(Int32Array.of(total), []);
     } else {
