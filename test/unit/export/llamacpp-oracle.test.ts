@@ -102,6 +102,20 @@ async function checkGroup(pkg: ModelPackage, group: number, label: string): Prom
   }
 }
 
+/** llama.cpp's tokenizer of the exported vocabulary (group 1, merged, f32) gives our X-ALMA prompt ids. */
+async function expectSameTokens(pkg: ModelPackage, file: string): Promise<void> {
+  const path = join(work, file);
+  await exportGguf({ modelDir: pkg.dir, group: 1, merged: true, dtype: 'f32', out: path });
+  const model = await llama.loadModel({ modelPath: path });
+  try {
+    for (const p of await xalmaPrompts(pkg, 1, PROMPTS_PER_GROUP)) {
+      expect([pkg.manifest.tokenizer.bosId, ...model.tokenize(p.body)], JSON.stringify(p.body)).toEqual(p.ids);
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
 describe.skipIf(!LIB.ok)('llama.cpp (node-llama-cpp, F32 GGUF from export-gguf) agrees with our engine', () => {
   it('demo package: groups 1 and 6, merged and as a runtime LoRA adapter, 10 X-ALMA prompts each', async () => {
     const pkg = await loadModelPackage(DEFAULT_MODEL_DIR, { verifyChecksums: false });
@@ -109,17 +123,7 @@ describe.skipIf(!LIB.ok)('llama.cpp (node-llama-cpp, F32 GGUF from export-gguf) 
   }, 180_000);
 
   it('the llama.cpp tokenizer of the exported vocabulary encodes the X-ALMA prompts as ours does (demo package)', async () => {
-    const pkg = await loadModelPackage(DEFAULT_MODEL_DIR, { verifyChecksums: false });
-    const path = join(work, 'demo-tok.gguf');
-    await exportGguf({ modelDir: pkg.dir, group: 1, merged: true, dtype: 'f32', out: path });
-    const model = await llama.loadModel({ modelPath: path });
-    try {
-      for (const p of await xalmaPrompts(pkg, 1, PROMPTS_PER_GROUP)) {
-        expect([pkg.manifest.tokenizer.bosId, ...model.tokenize(p.body)], JSON.stringify(p.body)).toEqual(p.ids);
-      }
-    } finally {
-      await model.dispose();
-    }
+    await expectSameTokens(await loadModelPackage(DEFAULT_MODEL_DIR, { verifyChecksums: false }), 'demo-tok.gguf');
   }, 60_000);
 
   describe.skipIf(!HAVE_FIXTURES)('imported HF fixture (tiny-random-llama2-f16-sharded, PEFT adapters a and b)', () => {
@@ -140,16 +144,7 @@ describe.skipIf(!LIB.ok)('llama.cpp (node-llama-cpp, F32 GGUF from export-gguf) 
     }, 180_000);
 
     it('llama.cpp tokenizes the X-ALMA prompts as ours does with the LLaMA-2 vocabulary (scores from the merge order)', async () => {
-      const path = join(work, 'fixture-tok.gguf');
-      await exportGguf({ modelDir: pkg.dir, group: 1, merged: true, dtype: 'f32', out: path });
-      const model = await llama.loadModel({ modelPath: path });
-      try {
-        for (const p of await xalmaPrompts(pkg, 1, PROMPTS_PER_GROUP)) {
-          expect([pkg.manifest.tokenizer.bosId, ...model.tokenize(p.body)], JSON.stringify(p.body)).toEqual(p.ids);
-        }
-      } finally {
-        await model.dispose();
-      }
+      await expectSameTokens(pkg, 'fixture-tok.gguf');
     }, 60_000);
   });
 });
